@@ -1,0 +1,74 @@
+/**
+ * Errors thrown or emitted by zerosock.
+ *
+ * Misuse (closed socket, released view, bad argument) raises a {@link ZerosockError} whose
+ * `code` is stable and documented. Failures of the operating system are Node-style system
+ * errors (`code` such as `'ECONNRESET'`, negative `errno`, `syscall`), like node:net's.
+ */
+
+/** Every stable `code` a {@link ZerosockError} can carry. */
+export type ZerosockErrorCode =
+  | 'ERR_ZEROSOCK_NATIVE_LOAD'
+  | 'ERR_ZEROSOCK_INVALID_BACKEND'
+  | 'ERR_ZEROSOCK_BACKEND_UNAVAILABLE'
+  | 'ERR_ZEROSOCK_SOCKET_CLOSED'
+  | 'ERR_ZEROSOCK_BAD_SOCKET'
+  | 'ERR_ZEROSOCK_BUFFER_RELEASED'
+  | 'ERR_ZEROSOCK_BAD_BUFFER'
+  | 'ERR_ZEROSOCK_BUFFER_IN_FLIGHT'
+  | 'ERR_ZEROSOCK_POOL_EXHAUSTED'
+  | 'ERR_ZEROSOCK_POOL_CONFIG'
+  | 'ERR_ZEROSOCK_POOL_MMAP'
+  | 'ERR_ZEROSOCK_RING_CAPACITY'
+  | 'ERR_ZEROSOCK_RING_MESSAGE_TOO_LARGE'
+  | 'ERR_ZEROSOCK_RING_BAD_HEADER'
+  | 'ERR_ZEROSOCK_INTERNAL'
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE';
+
+/** A misuse of the zerosock API, or a zerosock-specific failure. Check `code`, not the message. */
+export class ZerosockError extends Error {
+  /** Stable, machine-readable code, e.g. `'ERR_ZEROSOCK_SOCKET_CLOSED'`. */
+  readonly code: ZerosockErrorCode;
+
+  constructor(code: ZerosockErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ZerosockError';
+    this.code = code;
+  }
+}
+
+/** A bad argument: wrong type (`ERR_INVALID_ARG_TYPE`), value (`ERR_INVALID_ARG_VALUE`) or range (`ERR_OUT_OF_RANGE`). */
+export class InvalidArgumentError extends ZerosockError {
+  constructor(
+    code: 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE',
+    message: string,
+  ) {
+    super(code, message);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+const CODED_MESSAGE = /^(ERR_ZEROSOCK_[A-Z_]+|ERR_INVALID_ARG_[A-Z_]+|ERR_OUT_OF_RANGE): ([^]*)$/;
+
+/**
+ * The one place native errors are mapped: the binding throws errors whose message starts with
+ * a stable code (`ERR_ZEROSOCK_…: message`); anything else is an internal failure.
+ */
+export function fromNative(err: unknown): Error {
+  if (err instanceof ZerosockError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const m = CODED_MESSAGE.exec(message);
+  if (m) return new ZerosockError(m[1] as ZerosockErrorCode, m[2], { cause: err });
+  return new ZerosockError('ERR_ZEROSOCK_INTERNAL', message, { cause: err });
+}
+
+/** Calls a native function, mapping what it throws with {@link fromNative}. */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw fromNative(err);
+  }
+}

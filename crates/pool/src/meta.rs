@@ -1,0 +1,68 @@
+//! Per-buffer state word: generation, state and owner in one atomic `u64`.
+//!
+//! Bits 0..32 generation, 32..56 owner id (0 = no owner ring), 56..64 state.
+//! A release is one compare-and-swap `InUse(gen, owner) -> Free(gen + 1)`,
+//! so of two racing releases of the same handle exactly one wins.
+
+use crate::handle::next_generation;
+
+const GEN_MASK: u64 = 0xFFFF_FFFF;
+const OWNER_SHIFT: u32 = 32;
+const OWNER_MASK: u64 = 0x00FF_FFFF;
+const STATE_SHIFT: u32 = 56;
+const STATE_FREE: u64 = 0;
+const STATE_IN_USE: u64 = 1;
+
+/// A decoded state word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta(pub u64);
+
+impl Meta {
+    /// A free buffer that will be handed out next with `generation`.
+    pub(crate) const fn free(generation: u32) -> Meta {
+        Meta(generation as u64 | (STATE_FREE << STATE_SHIFT))
+    }
+
+    /// The buffer handed out as `generation` by owner `owner` (0 = none).
+    pub(crate) const fn in_use(generation: u32, owner: u32) -> Meta {
+        Meta(
+            generation as u64
+                | ((owner as u64 & OWNER_MASK) << OWNER_SHIFT)
+                | (STATE_IN_USE << STATE_SHIFT),
+        )
+    }
+
+    pub(crate) const fn generation(self) -> u32 {
+        (self.0 & GEN_MASK) as u32
+    }
+
+    pub(crate) const fn owner(self) -> u32 {
+        ((self.0 >> OWNER_SHIFT) & OWNER_MASK) as u32
+    }
+
+    pub(crate) const fn is_in_use(self) -> bool {
+        self.0 >> STATE_SHIFT == STATE_IN_USE
+    }
+
+    /// The word after releasing this in-use word: free, next generation.
+    pub(crate) const fn released(self) -> Meta {
+        Meta::free(next_generation(self.generation()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let m = Meta::in_use(0xFFFF_FFFF, 0x00AB_CDEF);
+        assert!(m.is_in_use());
+        assert_eq!(m.generation(), 0xFFFF_FFFF);
+        assert_eq!(m.owner(), 0x00AB_CDEF);
+        let f = m.released();
+        assert!(!f.is_in_use());
+        assert_eq!(f.generation(), 1);
+        assert_eq!(f.owner(), 0);
+    }
+}

@@ -1,0 +1,213 @@
+//! Counters ([`Counters`], internal) and the [`PoolStats`] snapshot.
+//!
+//! Counters always use `std` atomics with `Relaxed` ordering: they are
+//! bookkeeping, not synchronisation. Each owner ([`LocalPool`](crate::LocalPool)
+//! with a return ring) writes its own block, so the hot path touches no
+//! cache line shared with other threads except the per-class `in_use`.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Event counters of one size class, written by one owner (or, for the
+/// pool-wide block, by any thread). One cache line each.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct Counters {
+    pub acquired: AtomicU64,
+    pub released: AtomicU64,
+    pub recycled_from_cache: AtomicU64,
+    pub misses: AtomicU64,
+    pub returned_via_ring: AtomicU64,
+    pub drained_from_ring: AtomicU64,
+    pub returned_to_shared: AtomicU64,
+}
+
+/// One owner's (or the pool-wide) counters, one [`Counters`] per class.
+#[derive(Debug)]
+pub(crate) struct CounterBlock(pub Box<[Counters]>);
+
+impl CounterBlock {
+    pub(crate) fn new(classes: usize) -> CounterBlock {
+        CounterBlock((0..classes).map(|_| Counters::default()).collect())
+    }
+}
+
+/// Adds `n` to a counter that other threads may write too.
+#[inline]
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Relaxed);
+}
+
+/// Adds `n` to a counter only the calling thread writes (an owner's own
+/// block): a plain load and store, no locked read-modify-write.
+#[inline]
+pub(crate) fn bump_owned(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// A snapshot of one size class.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassStats {
+    /// Bytes per buffer.
+    pub size: usize,
+    /// Buffers mapped so far.
+    pub capacity: u32,
+    /// Buffers the class may ever have (`max_count`, or the growth ceiling).
+    pub limit: u32,
+    /// Regions mapped so far (1 + growth steps).
+    pub regions: u32,
+    /// Successful acquires.
+    pub acquired: u64,
+    /// Successful releases (every path).
+    pub released: u64,
+    /// Acquires served straight from the local LIFO cache.
+    pub recycled_from_cache: u64,
+    /// Acquires that found the local cache and return ring empty and went
+    /// to the shared free list (or grew the class).
+    pub misses: u64,
+    /// Releases on a non-owner thread pushed onto the owner's return ring.
+    pub returned_via_ring: u64,
+    /// Buffers taken back out of return rings (by the owner, or by its drop).
+    pub drained_from_ring: u64,
+    /// Non-owner releases that went to the shared free list instead (owner
+    /// has no ring, was dropped, or its ring was full).
+    pub returned_to_shared: u64,
+    /// Growth steps (regions mapped after `Pool::new`).
+    pub grows: u64,
+    /// Acquires refused with `ERR_ZEROSOCK_POOL_EXHAUSTED`.
+    pub exhausted: u64,
+    /// Buffers acquired and not yet released (`acquired - released`; exact
+    /// once the threads are quiet).
+    pub in_use: u64,
+    /// Highest number of buffers out at once, sampled at batch boundaries:
+    /// each local reports its acquires and releases every `batch` buffers
+    /// (and on `drain_returns`, refills and drop), so a short peak can be
+    /// under-reported by up to `batch - 1` per local.
+    pub high_water: u64,
+    /// Free buffers on the shared free list right now.
+    pub shared_free: usize,
+}
+
+impl ClassStats {
+    pub(crate) fn add_counters(&mut self, c: &Counters) {
+        self.acquired += c.acquired.load(Relaxed);
+        self.released += c.released.load(Relaxed);
+        self.recycled_from_cache += c.recycled_from_cache.load(Relaxed);
+        self.misses += c.misses.load(Relaxed);
+        self.returned_via_ring += c.returned_via_ring.load(Relaxed);
+        self.drained_from_ring += c.drained_from_ring.load(Relaxed);
+        self.returned_to_shared += c.returned_to_shared.load(Relaxed);
+    }
+}
+
+/// A snapshot of the whole pool: totals over all classes, and per class.
+///
+/// Counters of different threads are read one after another, so a snapshot
+/// taken while other threads work is only approximately consistent; once
+/// they are quiet, `acquired - released == in_use` holds per class.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Per size class, indexed by class number.
+    pub classes: Vec<ClassStats>,
+    /// Live `LocalPool`s that have a return ring.
+    pub owners: usize,
+    /// Sum over classes of [`ClassStats::acquired`].
+    pub acquired: u64,
+    /// Sum over classes of [`ClassStats::released`].
+    pub released: u64,
+    /// Sum over classes of [`ClassStats::recycled_from_cache`].
+    pub recycled_from_cache: u64,
+    /// Sum over classes of [`ClassStats::misses`].
+    pub misses: u64,
+    /// Sum over classes of [`ClassStats::returned_via_ring`] (deferred releases).
+    pub returned_via_ring: u64,
+    /// Sum over classes of [`ClassStats::drained_from_ring`].
+    pub drained_from_ring: u64,
+    /// Sum over classes of [`ClassStats::returned_to_shared`].
+    pub returned_to_shared: u64,
+    /// Sum over classes of [`ClassStats::grows`].
+    pub grows: u64,
+    /// Sum over classes of [`ClassStats::exhausted`].
+    pub exhausted: u64,
+    /// Sum over classes of [`ClassStats::in_use`].
+    pub in_use: u64,
+    /// Sum over classes of [`ClassStats::high_water`] (peaks of different
+    /// classes may have happened at different times).
+    pub high_water: u64,
+    /// Bytes mapped for buffers (sum of `size * capacity`).
+    pub mapped_bytes: u64,
+}
+
+impl PoolStats {
+    pub(crate) fn from_classes(classes: Vec<ClassStats>, owners: usize) -> PoolStats {
+        let mut s = PoolStats {
+            owners,
+            ..PoolStats::default()
+        };
+        for c in &classes {
+            s.acquired += c.acquired;
+            s.released += c.released;
+            s.recycled_from_cache += c.recycled_from_cache;
+            s.misses += c.misses;
+            s.returned_via_ring += c.returned_via_ring;
+            s.drained_from_ring += c.drained_from_ring;
+            s.returned_to_shared += c.returned_to_shared;
+            s.grows += c.grows;
+            s.exhausted += c.exhausted;
+            s.in_use += c.in_use;
+            s.high_water += c.high_water;
+            s.mapped_bytes += c.size as u64 * u64::from(c.capacity);
+        }
+        s.classes = classes;
+        s
+    }
+}
+
+/// Counters of one [`LocalPool`](crate::LocalPool) since it was created,
+/// summed over classes. For a local without a return ring
+/// (`owner_id() == None`) these are the pool-wide shared counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocalStats {
+    /// Successful acquires.
+    pub acquired: u64,
+    /// Successful releases through this local (own and foreign buffers).
+    pub released: u64,
+    /// Acquires served straight from the cache.
+    pub recycled_from_cache: u64,
+    /// Acquires that went to the shared free list.
+    pub misses: u64,
+    /// Releases of other owners' buffers pushed onto their rings.
+    pub returned_via_ring: u64,
+    /// Buffers taken back from this local's own return ring.
+    pub drained_from_ring: u64,
+    /// Releases of other owners' buffers that went to the shared free list.
+    pub returned_to_shared: u64,
+}
+
+impl LocalStats {
+    pub(crate) fn from_block(b: &CounterBlock) -> LocalStats {
+        let mut s = LocalStats::default();
+        for c in b.0.iter() {
+            s.acquired += c.acquired.load(Relaxed);
+            s.released += c.released.load(Relaxed);
+            s.recycled_from_cache += c.recycled_from_cache.load(Relaxed);
+            s.misses += c.misses.load(Relaxed);
+            s.returned_via_ring += c.returned_via_ring.load(Relaxed);
+            s.drained_from_ring += c.drained_from_ring.load(Relaxed);
+            s.returned_to_shared += c.returned_to_shared.load(Relaxed);
+        }
+        s
+    }
+
+    /// Field-wise `self - base` (counters only grow).
+    pub(crate) fn since(self, base: LocalStats) -> LocalStats {
+        LocalStats {
+            acquired: self.acquired - base.acquired,
+            released: self.released - base.released,
+            recycled_from_cache: self.recycled_from_cache - base.recycled_from_cache,
+            misses: self.misses - base.misses,
+            returned_via_ring: self.returned_via_ring - base.returned_via_ring,
+            drained_from_ring: self.drained_from_ring - base.drained_from_ring,
+            returned_to_shared: self.returned_to_shared - base.returned_to_shared,
+        }
+    }
+}

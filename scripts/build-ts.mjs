@@ -1,35 +1,55 @@
 // Compiles ts/ to dist/cjs (CommonJS + .d.ts) and writes the ESM entry dist/esm/index.mjs,
 // which re-exports the CommonJS build so both module systems share one engine per thread.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-rmSync(join(root, 'dist'), { recursive: true, force: true });
+// Build into a fresh folder and swap it in, so a test run importing dist/ meanwhile never
+// sees it half-written or missing for longer than two renames.
+const out = join(root, `.dist-build-${process.pid}`);
+rmSync(out, { recursive: true, force: true });
 execFileSync(
   process.execPath,
-  [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')],
-  {
-    stdio: 'inherit',
-  },
+  [
+    require.resolve('typescript/bin/tsc'),
+    '-p',
+    join(root, 'tsconfig.json'),
+    '--outDir',
+    join(out, 'cjs'),
+  ],
+  { stdio: 'inherit' },
 );
-copyFileSync(join(root, 'ts', 'binding.d.ts'), join(root, 'dist', 'cjs', 'binding.d.ts'));
+copyFileSync(join(root, 'ts', 'binding.d.ts'), join(out, 'cjs', 'binding.d.ts'));
 
 // The ESM entry lists the export names statically: loading the module to enumerate them would
 // need the native binary, so they come from a scan of ts/index.ts.
 const names = scanExports(join(root, 'ts', 'index.ts'));
-mkdirSync(join(root, 'dist', 'esm'), { recursive: true });
+mkdirSync(join(out, 'esm'), { recursive: true });
 writeFileSync(
-  join(root, 'dist', 'esm', 'index.mjs'),
+  join(out, 'esm', 'index.mjs'),
   `import cjs from '../cjs/index.js';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`,
 );
 writeFileSync(
-  join(root, 'dist', 'esm', 'index.d.mts'),
+  join(out, 'esm', 'index.d.mts'),
   `export * from '../cjs/index.js';\nimport * as cjs from '../cjs/index.js';\nexport default cjs;\n`,
 );
+const dist = join(root, 'dist');
+const old = join(root, `.dist-old-${process.pid}`);
+if (existsSync(dist)) renameSync(dist, old);
+renameSync(out, dist);
+rmSync(old, { recursive: true, force: true });
 
 function scanExports(file) {
   const src = readFileSync(file, 'utf8');

@@ -1,3 +1,5 @@
+import { systemError } from './system-error';
+
 /**
  * Errors thrown or emitted by zerosock.
  *
@@ -22,6 +24,11 @@ export type ZerosockErrorCode =
   | 'ERR_ZEROSOCK_RING_CAPACITY'
   | 'ERR_ZEROSOCK_RING_MESSAGE_TOO_LARGE'
   | 'ERR_ZEROSOCK_RING_BAD_HEADER'
+  | 'ERR_ZEROSOCK_RING_BAD_MEMORY'
+  | 'ERR_ZEROSOCK_RING_CORRUPT'
+  | 'ERR_ZEROSOCK_RING_RECORD_SIZE'
+  | 'ERR_ZEROSOCK_WRONG_SOCKET_KIND'
+  | 'ERR_ZEROSOCK_INVALID_ARGUMENT'
   | 'ERR_ZEROSOCK_INTERNAL'
   | 'ERR_INVALID_ARG_TYPE'
   | 'ERR_INVALID_ARG_VALUE'
@@ -71,4 +78,15 @@ export function callNative<T>(fn: () => T): T {
   } catch (err) {
     throw fromNative(err);
   }
+}
+
+/**
+ * Native system-call failures arrive as `SYSERR <errno> <syscall>` messages; this turns them
+ * into Node-style system errors (and anything else through {@link fromNative}).
+ */
+export function nativeSysError(err: unknown, address?: string, port?: number): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /^SYSERR (\d+) (\w+)/.exec(message);
+  if (m) return systemError(Number(m[1]), m[2], address, port);
+  return fromNative(err);
 }

@@ -7,3 +7,20 @@ export type { Backend, ProbeReport } from './probe';
 export { ZerosockError, InvalidArgumentError } from './errors';
 export type { ZerosockErrorCode } from './errors';
 export { nativePath } from './native';
+export { createServer, Server } from './server';
+export type { ServerOptions, ListenOptions } from './server';
+export { connect } from './connect';
+export type { ConnectOptions } from './connect';
+export { Socket } from './socket';
+export type { SocketOptions, SocketStats, CorkOptions } from './socket';
+export type { SystemError } from './system-error';
+export { SpscRing } from './spsc-ring';
+export {
+  BufferPool,
+  type BufferPoolOptions,
+  type BufferPoolStats,
+  type BufferToken,
+} from './buffer-pool';
+export { stats } from './engine';
+export type { EngineStats } from './engine';
+export type { RingMemory, RingVisitor, RingErrorCode } from './spsc-ring';

@@ -15,6 +15,11 @@
 //! releases are refused with `ERR_ZEROSOCK_BUFFER_RELEASED` and never
 //! corrupt the pool.
 //!
+//! [`Pool::share`] gives a pool a process-wide id that other threads turn
+//! back into the pool with [`Pool::attach`] (used for JS worker_threads);
+//! [`Pool::hand_off`] / [`Pool::claim`] pass one buffer to another thread
+//! with exactly-once pickup.
+//!
 //! ```
 //! use zerosock_pool::{Pool, PoolConfig, SMALL_CLASS};
 //! let pool = Pool::new(PoolConfig::default())?;
@@ -35,11 +40,13 @@ mod config;
 mod copy_break;
 mod error;
 mod handle;
+mod handoff;
 mod local;
 mod meta;
 mod owner;
 mod pool;
 mod region;
+mod registry;
 mod stats;
 mod sync;
 

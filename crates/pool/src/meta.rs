@@ -1,6 +1,8 @@
 //! Per-buffer state word: generation, state and owner in one atomic `u64`.
 //!
-//! Bits 0..32 generation, 32..56 owner id (0 = no owner ring), 56..64 state.
+//! Bits 0..32 generation, 32..56 owner id (0 = no owner ring), 56..63 state,
+//! bit 63 the hand-off flag (an in-use buffer handed to another thread and
+//! not yet claimed, see `handoff.rs`).
 //! A release is one compare-and-swap `InUse(gen, owner) -> Free(gen + 1)`,
 //! so of two racing releases of the same handle exactly one wins.
 
@@ -10,6 +12,8 @@ const GEN_MASK: u64 = 0xFFFF_FFFF;
 const OWNER_SHIFT: u32 = 32;
 const OWNER_MASK: u64 = 0x00FF_FFFF;
 const STATE_SHIFT: u32 = 56;
+const STATE_MASK: u64 = 0x7F;
+const HANDED_OFF: u64 = 1 << 63;
 const STATE_FREE: u64 = 0;
 const STATE_IN_USE: u64 = 1;
 
@@ -41,7 +45,21 @@ impl Meta {
     }
 
     pub(crate) const fn is_in_use(self) -> bool {
-        self.0 >> STATE_SHIFT == STATE_IN_USE
+        (self.0 >> STATE_SHIFT) & STATE_MASK == STATE_IN_USE
+    }
+
+    /// Whether this in-use word carries the hand-off flag.
+    pub(crate) const fn is_handed_off(self) -> bool {
+        self.0 & HANDED_OFF != 0
+    }
+
+    /// The same word with the hand-off flag set or cleared.
+    pub(crate) const fn with_handed_off(self, on: bool) -> Meta {
+        if on {
+            Meta(self.0 | HANDED_OFF)
+        } else {
+            Meta(self.0 & !HANDED_OFF)
+        }
     }
 
     /// The word after releasing this in-use word: free, next generation.
@@ -64,5 +82,16 @@ mod tests {
         assert!(!f.is_in_use());
         assert_eq!(f.generation(), 1);
         assert_eq!(f.owner(), 0);
+    }
+
+    #[test]
+    fn hand_off_flag_keeps_the_rest() {
+        let m = Meta::in_use(7, 1023);
+        let h = m.with_handed_off(true);
+        assert!(h.is_in_use() && h.is_handed_off());
+        assert_eq!((h.generation(), h.owner()), (7, 1023));
+        assert_eq!(h.with_handed_off(false), m);
+        assert!(!h.released().is_handed_off());
+        assert!(!h.released().is_in_use());
     }
 }

@@ -95,7 +95,10 @@ impl BackendChoice {
 
     /// The option wins over the environment variable; `auto` in the option defers to the variable.
     pub fn resolve(option: Option<&str>) -> Result<Self, InvalidBackend> {
-        match option.map(|o| Self::parse(o, "options.backend")).transpose()? {
+        match option
+            .map(|o| Self::parse(o, "options.backend"))
+            .transpose()?
+        {
             Some(BackendChoice::Only(k)) => Ok(BackendChoice::Only(k)),
             _ => Self::from_env(),
         }

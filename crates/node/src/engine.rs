@@ -1,0 +1,535 @@
+//! `NativeEngine`: one zerosock engine per JS thread, driven by Node's event loop. Converts
+//! between JS values / shared records and `zerosock_uring::Engine`; holds no logic of its own.
+
+use crate::errors::{coded, to_napi};
+use crate::records::{self, RECORD_INTS};
+use crate::shared_mem::SharedInts;
+use crate::uv::FdWatcher;
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+use std::cell::RefCell;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use zerosock_pool::{BufHandle, LocalPool, Pool, PoolConfig, RegionInfo};
+use zerosock_uring::{BackendChoice, Engine, EngineConfig, Event};
+
+/// Event records per JS callback.
+const EVENT_RECORDS: usize = 1024;
+/// Submission records per `flush()`.
+const SUBMIT_RECORDS: usize = 4096;
+/// Ints at the start of the submission block used for replies (e.g. `acquire`).
+const REPLY_INTS: usize = RECORD_INTS;
+
+/// Engine options from JS.
+#[napi(object)]
+pub struct EngineOptions {
+    /// `'auto' | 'io_uring' | 'epoll'` (`ZEROSOCK_BACKEND` decides for `auto`).
+    pub backend: Option<String>,
+    /// Reads shorter than this are copied into a small buffer (copy-break).
+    pub copy_break: Option<u32>,
+    /// Provided receive buffers (io_uring) per engine.
+    pub recv_buffers: Option<u32>,
+}
+
+/// A socket address as node:net reports it.
+#[napi(object)]
+pub struct AddressInfo {
+    /// `'127.0.0.1'`, `'::1'`, …
+    pub address: String,
+    /// `'IPv4'` or `'IPv6'`.
+    pub family: String,
+    /// The port.
+    pub port: u32,
+}
+
+struct State {
+    engine: Engine,
+    pool: Pool,
+    /// JS's own owner handle: cork buffers are taken here; the engine's release of a sent
+    /// buffer returns it through this owner's return ring (deferred free).
+    js_pool: LocalPool,
+    regions: Vec<RegionInfo>,
+    events: SharedInts,
+    submits: SharedInts,
+    scratch: Vec<Event>,
+    pending: std::collections::VecDeque<Event>,
+    failed_records: u64,
+}
+
+impl State {
+    /// Region id and byte offset within the region of `offset` in buffer `h`.
+    fn locate(&self, h: BufHandle, offset: u32) -> (i32, i32) {
+        let Ok(ptr) = self.pool.ptr(h) else {
+            return (-1, 0);
+        };
+        let addr = ptr as usize + offset as usize;
+        for (id, r) in self.regions.iter().enumerate() {
+            let base = r.base as usize;
+            if addr >= base && addr < base + r.len {
+                return (id as i32, (addr - base) as i32);
+            }
+        }
+        (-1, 0)
+    }
+
+    fn refresh_regions(&mut self) {
+        let now = self.pool.regions();
+        if now.len() != self.regions.len() {
+            self.regions = now;
+        }
+    }
+}
+
+/// What the uv callback needs to call into JS.
+struct JsTarget {
+    env: sys::napi_env,
+    callback: sys::napi_ref,
+    async_context: sys::napi_async_context,
+}
+
+/// The native engine for one JS thread.
+#[napi]
+pub struct NativeEngine {
+    state: Rc<RefCell<State>>,
+    watcher: Option<FdWatcher>,
+    js: Option<Rc<JsTarget>>,
+    backend: String,
+}
+
+fn parse_addr(host: &str, port: u32) -> Result<SocketAddr> {
+    let ip: IpAddr = host.parse().map_err(|_| {
+        coded(
+            "ERR_INVALID_ARG_VALUE",
+            format!("host must be an IP address, got {host:?}"),
+        )
+    })?;
+    let port = u16::try_from(port).map_err(|_| {
+        coded(
+            "ERR_OUT_OF_RANGE",
+            format!("port must be 0..65535, got {port}"),
+        )
+    })?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn address_info(a: SocketAddr) -> AddressInfo {
+    AddressInfo {
+        address: a.ip().to_string(),
+        family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
+        port: u32::from(a.port()),
+    }
+}
+
+impl State {
+    /// Encodes up to [`EVENT_RECORDS`] events, `pending` ones first, into the shared event
+    /// records; whatever does not fit stays in `pending` for the next call (nothing is lost).
+    fn write_events(&mut self) -> usize {
+        self.refresh_regions();
+        let mut rec = [0i32; RECORD_INTS];
+        let n = self.pending.len().min(EVENT_RECORDS);
+        for i in 0..n {
+            let ev = self.pending.pop_front().expect("counted above");
+            records::encode(&ev, &|h, off| self.locate(h, off), &mut rec);
+            self.events.write(i * RECORD_INTS, &rec);
+        }
+        n
+    }
+
+    /// Moves the scratch events into `pending`.
+    fn queue_scratch(&mut self) {
+        let mut events = std::mem::take(&mut self.scratch);
+        self.pending.extend(events.drain(..));
+        self.scratch = events;
+    }
+}
+
+fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {
+    loop {
+        let n = {
+            let mut guard = state.borrow_mut();
+            let st = &mut *guard;
+            if st.pending.is_empty() {
+                st.scratch.clear();
+                let room = EVENT_RECORDS;
+                let mut events = std::mem::take(&mut st.scratch);
+                st.engine.poll(&mut events, room);
+                st.scratch = events;
+                st.queue_scratch();
+            }
+            st.write_events()
+        };
+        if n == 0 {
+            return;
+        }
+        // SAFETY: we are on the JS thread inside a libuv callback; `js` holds a live env,
+        // a strong reference to the callback function and an async context made on this env.
+        unsafe { call_js(js, n as u32) };
+        if n < EVENT_RECORDS {
+            return;
+        }
+    }
+}
+
+/// Calls the JS dispatcher with the number of records, like node's MakeCallback (drains the
+/// microtask queue afterwards). A throw is reported as an uncaught exception.
+unsafe fn call_js(js: &JsTarget, count: u32) {
+    let env = js.env;
+    let mut scope = std::ptr::null_mut();
+    // SAFETY: plain N-API calls on the JS thread (caller contract) with out-pointers to locals.
+    unsafe {
+        if sys::napi_open_handle_scope(env, &mut scope) != sys::Status::napi_ok {
+            return;
+        }
+        let mut func = std::ptr::null_mut();
+        let mut recv = std::ptr::null_mut();
+        let mut arg = std::ptr::null_mut();
+        let mut result = std::ptr::null_mut();
+        sys::napi_get_reference_value(env, js.callback, &mut func);
+        sys::napi_get_global(env, &mut recv);
+        sys::napi_create_uint32(env, count, &mut arg);
+        let status =
+            sys::napi_make_callback(env, js.async_context, recv, func, 1, &arg, &mut result);
+        if status == sys::Status::napi_pending_exception {
+            let mut err = std::ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut err);
+            sys::napi_fatal_exception(env, err);
+        }
+        sys::napi_close_handle_scope(env, scope);
+    }
+}
+
+#[napi]
+impl NativeEngine {
+    /// Creates an engine (io_uring or epoll, per `options.backend` / `ZEROSOCK_BACKEND` /
+    /// the probe) with its own buffer pool.
+    #[napi(constructor)]
+    pub fn new(options: Option<EngineOptions>) -> Result<Self> {
+        let options = options.unwrap_or(EngineOptions {
+            backend: None,
+            copy_break: None,
+            recv_buffers: None,
+        });
+        let choice = BackendChoice::resolve(options.backend.as_deref()).map_err(to_napi)?;
+        let kind = choice.pick(zerosock_uring::probe().io_uring_usable());
+        let pool = Pool::new(PoolConfig::default()).map_err(to_napi)?;
+        let mut config = EngineConfig::new(kind, pool.clone());
+        if let Some(c) = options.copy_break {
+            config.copy_break = c as usize;
+        }
+        if let Some(r) = options.recv_buffers {
+            config.recv_buffers = r;
+        }
+        let engine = Engine::new(config).map_err(to_napi)?;
+        let backend = engine.backend().as_str().to_string();
+        let regions = pool.regions();
+        Ok(NativeEngine {
+            state: Rc::new(RefCell::new(State {
+                engine,
+                js_pool: pool.local(),
+                pool,
+                regions,
+                events: SharedInts::new(EVENT_RECORDS * RECORD_INTS),
+                submits: SharedInts::new(REPLY_INTS + SUBMIT_RECORDS * RECORD_INTS),
+                scratch: Vec::with_capacity(EVENT_RECORDS),
+                pending: std::collections::VecDeque::with_capacity(EVENT_RECORDS),
+                failed_records: 0,
+            })),
+            watcher: None,
+            js: None,
+            backend,
+        })
+    }
+
+    /// `'io_uring'` or `'epoll'`.
+    #[napi(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    /// Event records (native → JS), 8 ints each. Create once.
+    #[napi]
+    pub fn event_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        self.state.borrow().events.array_buffer(env)
+    }
+
+    /// Reply ints then submission records (JS → native), 8 ints each. Create once.
+    #[napi]
+    pub fn submit_buffer<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        self.state.borrow().submits.array_buffer(env)
+    }
+
+    /// Number of pool regions (grows when the pool grows).
+    #[napi]
+    pub fn region_count(&self) -> u32 {
+        let mut st = self.state.borrow_mut();
+        st.refresh_regions();
+        st.regions.len() as u32
+    }
+
+    /// Pool region `id` as an external `ArrayBuffer` (create once per region).
+    #[napi]
+    pub fn region_buffer<'env>(&self, env: &'env Env, id: u32) -> Result<ArrayBuffer<'env>> {
+        let mut st = self.state.borrow_mut();
+        st.refresh_regions();
+        let r = st
+            .regions
+            .get(id as usize)
+            .ok_or_else(|| coded("ERR_ZEROSOCK_BAD_BUFFER", format!("no region {id}")))?;
+        let (base, len) = (r.base, r.len);
+        let keep = st.pool.clone();
+        // SAFETY: the region is mapped for as long as the pool lives; the finalizer holds a
+        // clone of the pool, so the memory outlives the ArrayBuffer.
+        unsafe { ArrayBuffer::from_external(env, base, len, keep, |_, keep| drop(keep)) }
+    }
+
+    /// Starts delivering events: `callback(count)` is called from the event loop with the
+    /// number of records in the event buffer.
+    #[napi]
+    pub fn start(&mut self, env: Env, callback: Function<u32, ()>) -> Result<()> {
+        if self.watcher.is_some() {
+            return Ok(());
+        }
+        let raw_env = env.raw();
+        let mut callback_ref = std::ptr::null_mut();
+        let mut name = std::ptr::null_mut();
+        let mut resource = std::ptr::null_mut();
+        let mut async_context = std::ptr::null_mut();
+        // SAFETY: N-API calls on the JS thread with valid out-pointers; `callback` is a live
+        // function value of this call.
+        unsafe {
+            sys::napi_create_reference(raw_env, callback.raw(), 1, &mut callback_ref);
+            sys::napi_create_object(raw_env, &mut resource);
+            sys::napi_create_string_utf8(raw_env, c"zerosock".as_ptr(), 8, &mut name);
+            sys::napi_async_init(raw_env, resource, name, &mut async_context);
+        }
+        let js = Rc::new(JsTarget {
+            env: raw_env,
+            callback: callback_ref,
+            async_context,
+        });
+        let fd = self.state.borrow().engine.notify_fd();
+        let state = Rc::clone(&self.state);
+        let target = Rc::clone(&js);
+        // SAFETY: on the JS thread; the engine's notify fd stays open until the watcher is
+        // dropped (in `close`, before the engine).
+        let watcher =
+            unsafe { FdWatcher::start(raw_env, fd, Box::new(move || dispatch(&state, &target))) }
+                .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
+        self.watcher = Some(watcher);
+        self.js = Some(js);
+        Ok(())
+    }
+
+    /// Whether the engine keeps the process alive (true while sockets are open).
+    #[napi]
+    pub fn set_ref(&mut self, referenced: bool) {
+        if let Some(w) = self.watcher.as_mut() {
+            w.set_ref(referenced);
+        }
+    }
+
+    /// Delivers pending events now (used after submissions that may complete at once).
+    #[napi]
+    pub fn poll_now(&self) {
+        if let Some(js) = &self.js {
+            dispatch(&self.state, js);
+        }
+    }
+
+    /// Listens on `host:port` (an IP address); returns the listener's id.
+    #[napi]
+    pub fn listen(&self, host: String, port: u32, backlog: u32, reuse_port: bool) -> Result<u32> {
+        let addr = parse_addr(&host, port)?;
+        let mut st = self.state.borrow_mut();
+        st.engine.listen(addr, backlog, reuse_port).map_err(to_napi)
+    }
+
+    /// Starts connecting to `host:port` (an IP address); `CONNECTED` or `ERROR` follows.
+    #[napi]
+    pub fn connect(&self, host: String, port: u32) -> Result<u32> {
+        let addr = parse_addr(&host, port)?;
+        let mut st = self.state.borrow_mut();
+        let id = st.engine.connect(addr).map_err(to_napi)?;
+        st.engine.submit().map_err(to_napi)?;
+        Ok(id)
+    }
+
+    /// The local address of a socket or listener.
+    #[napi]
+    pub fn local_address(&self, id: u32) -> Result<AddressInfo> {
+        let st = self.state.borrow();
+        st.engine.local_addr(id).map(address_info).map_err(to_napi)
+    }
+
+    /// The peer address of a connected socket.
+    #[napi]
+    pub fn remote_address(&self, id: u32) -> Result<AddressInfo> {
+        let st = self.state.borrow();
+        st.engine.peer_addr(id).map(address_info).map_err(to_napi)
+    }
+
+    /// Takes a pool buffer of `class` (0 small, 1 large) for JS to fill; writes
+    /// `[region, byteOffset, handleLo, handleHi, size]` into the reply ints and returns region.
+    #[napi]
+    pub fn acquire(&self, size_class: u32) -> Result<i32> {
+        let class = size_class;
+        let mut st = self.state.borrow_mut();
+        let h = st.js_pool.acquire(class as usize).map_err(to_napi)?;
+        st.refresh_regions();
+        let (region, at) = st.locate(h, 0);
+        let (lo, hi) = records::handle_ints(h);
+        let size = st.pool.class_size(class as usize).unwrap_or(0) as i32;
+        st.submits.write(0, &[region, at, lo, hi, size]);
+        Ok(region)
+    }
+
+    /// Processes `count` submission records, then submits everything queued with one
+    /// `io_uring_enter` (or the epoll writes). With `collect`, events that completed right
+    /// away are written to the event records and their number returned (JS walks them);
+    /// otherwise they come through the event loop. Records naming a socket that is gone are
+    /// skipped (counted in `stats().failedRecords`).
+    #[napi]
+    pub fn flush(&self, count: u32, collect: bool) -> Result<u32> {
+        let mut guard = self.state.borrow_mut();
+        let st = &mut *guard;
+        let count = (count as usize).min(SUBMIT_RECORDS);
+        for i in 0..count {
+            let at = REPLY_INTS + i * RECORD_INTS;
+            let r: [i32; 6] = std::array::from_fn(|k| st.submits.read(at + k));
+            let sock = r[1] as u32;
+            let h = records::handle_from_ints(r[2], r[3]);
+            let ok = match r[0] {
+                records::submit::SEND => st.engine.send(sock, h, r[4] as u32, r[5] as u32).is_ok(),
+                records::submit::RELEASE => st.engine.release_recv(h).is_ok(),
+                records::submit::DROP => st.js_pool.release(h).is_ok(),
+                records::submit::SHUTDOWN => st.engine.shutdown_write(sock).is_ok(),
+                records::submit::CLOSE => st.engine.close(sock).is_ok(),
+                records::submit::PAUSE => st.engine.pause_recv(sock).is_ok(),
+                records::submit::RESUME => st.engine.resume_recv(sock).is_ok(),
+                _ => false,
+            };
+            if !ok {
+                st.failed_records += 1;
+            }
+        }
+        if !collect {
+            st.engine.submit().map_err(to_napi)?;
+            return Ok(0);
+        }
+        let mut events = std::mem::take(&mut st.scratch);
+        events.clear();
+        let result = st.engine.submit_and_collect(&mut events);
+        st.scratch = events;
+        st.queue_scratch();
+        result.map_err(to_napi)?;
+        Ok(st.write_events() as u32)
+    }
+
+    /// Writes events left over from an earlier `flush(…, true)` (more than fit in the event
+    /// records) and returns their number.
+    #[napi]
+    pub fn take_pending(&self) -> u32 {
+        self.state.borrow_mut().write_events() as u32
+    }
+
+    /// Queues `data` on socket `id` (copied into pool buffers, or written directly when the
+    /// socket is writable); order is kept with earlier flushed records.
+    #[napi]
+    pub fn send_copy(&self, id: u32, data: Uint8ArraySlice) -> Result<()> {
+        let mut st = self.state.borrow_mut();
+        st.engine.send_copy(id, &data).map_err(to_napi)
+    }
+
+    /// Bytes queued on a socket and not yet handed to the kernel.
+    #[napi]
+    pub fn queued_bytes(&self, id: u32) -> f64 {
+        self.state.borrow().engine.queued_bytes(id) as f64
+    }
+
+    /// Engine counters (syscalls, SQEs, CQEs, bytes, copy-breaks, …) and pool counters.
+    #[napi]
+    pub fn stats(&self) -> serde_like::Stats {
+        let st = self.state.borrow();
+        serde_like::Stats::new(&st.engine.stats(), &st.pool.stats(), st.failed_records)
+    }
+
+    /// Stops watching the event loop. The engine can't deliver events after this.
+    #[napi]
+    pub fn close(&mut self) {
+        self.watcher = None;
+        if let Some(js) = self.js.take() {
+            // SAFETY: on the JS thread; the reference and context were created in `start` and
+            // are released once, here.
+            unsafe {
+                sys::napi_delete_reference(js.env, js.callback);
+                sys::napi_async_destroy(js.env, js.async_context);
+            }
+        }
+    }
+}
+
+/// The system call names error records refer to by index.
+#[napi]
+pub fn syscall_names() -> Vec<String> {
+    records::SYSCALLS.iter().map(|s| s.to_string()).collect()
+}
+
+mod serde_like {
+    //! Stats as a plain JS object.
+    use napi_derive::napi;
+
+    /// Engine and pool counters.
+    #[napi(object)]
+    pub struct Stats {
+        pub enters: f64,
+        pub epoll_waits: f64,
+        pub read_calls: f64,
+        pub write_calls: f64,
+        pub other_syscalls: f64,
+        pub sqes: f64,
+        pub cqes: f64,
+        pub bytes_in: f64,
+        pub bytes_out: f64,
+        pub recv_events: f64,
+        pub copy_breaks: f64,
+        pub recv_buffer_exhausted: f64,
+        pub accepted: f64,
+        pub open_sockets: f64,
+        pub pool_in_use: f64,
+        pub pool_high_water: f64,
+        pub pool_acquired: f64,
+        pub pool_released: f64,
+        pub failed_records: f64,
+    }
+
+    impl Stats {
+        pub fn new(
+            e: &zerosock_uring::EngineStats,
+            p: &zerosock_pool::PoolStats,
+            failed_records: u64,
+        ) -> Stats {
+            Stats {
+                enters: e.enters as f64,
+                epoll_waits: e.epoll_waits as f64,
+                read_calls: e.read_calls as f64,
+                write_calls: e.write_calls as f64,
+                other_syscalls: e.other_syscalls as f64,
+                sqes: e.sqes as f64,
+                cqes: e.cqes as f64,
+                bytes_in: e.bytes_in as f64,
+                bytes_out: e.bytes_out as f64,
+                recv_events: e.recv_events as f64,
+                copy_breaks: e.copy_breaks as f64,
+                recv_buffer_exhausted: e.recv_buffer_exhausted as f64,
+                accepted: e.accepted as f64,
+                open_sockets: e.open_sockets as f64,
+                pool_in_use: p.in_use as f64,
+                pool_high_water: p.high_water as f64,
+                pool_acquired: p.acquired as f64,
+                pool_released: p.released as f64,
+                failed_records: failed_records as f64,
+            }
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Rings shared by JS and native threads (`crates/ring/LAYOUT.md`), exposed for the
+//! cross-boundary tests and for JS code that wants a ring in native memory:
+//!
+//! - `nativeRingCreate(capacity)`: an empty byte ring made by Rust, handed to JS as one external
+//!   `ArrayBuffer` (`SpscRing.from(buffer)` attaches to it);
+//! - `ringEchoStart(input, output, notify?)`: a native thread that pops every message from the
+//!   `input` ring and pushes it to the `output` ring, both in JS-provided memory.
+//!
+//! Conversion only: the ring protocol lives in `zerosock_ring`.
+
+use crate::errors::{to_napi, Coded};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use zerosock_ring::{ByteConsumer, ByteProducer, ByteRing, RingError};
+
+/// A ring error for [`to_napi`]: `RingError`'s `Display` already starts with the code, which
+/// `to_napi` adds again, so this shows the message without it.
+struct RingFailure(RingError);
+
+impl std::fmt::Display for RingFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.to_string();
+        let prefix = format!("{}: ", self.0.code());
+        f.write_str(text.strip_prefix(&prefix).unwrap_or(&text))
+    }
+}
+
+impl Coded for RingFailure {
+    fn code(&self) -> &'static str {
+        self.0.code()
+    }
+}
+
+fn ring_err(err: RingError) -> Error {
+    to_napi(RingFailure(err))
+}
+
+/// Creates an empty byte ring (kind 1) of `capacity` data bytes in Rust memory and returns its
+/// whole region (384-byte header + data) as an external `ArrayBuffer`. The memory is freed when
+/// the `ArrayBuffer` is collected.
+///
+/// Errors: `ERR_ZEROSOCK_RING_CAPACITY` unless `capacity` is a power of two in 64..=2^30.
+#[napi]
+pub fn native_ring_create(env: &Env, capacity: u32) -> Result<ArrayBuffer<'_>> {
+    let ring = ByteRing::new(capacity as usize).map_err(ring_err)?;
+    let (ptr, len) = (ring.as_ptr(), ring.region_len());
+    // SAFETY: `ptr` is the ring's allocation of `len` bytes, kept alive by `ring`, which the
+    // finalizer drops only once the ArrayBuffer is gone. JS accesses it as the ring protocol says.
+    unsafe { ArrayBuffer::from_external(env, ptr, len, ring, |_, ring| drop(ring)) }
+}
+
+/// What a finished echo moved.
+#[napi(object)]
+pub struct RingEchoStats {
+    /// Messages echoed, not counting the zero-length end marker.
+    pub messages: i64,
+    /// Payload bytes echoed.
+    pub bytes: i64,
+}
+
+/// A native thread echoing one ring into another (see `ringEchoStart`).
+#[napi]
+pub struct RingEcho {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<std::result::Result<RingEchoStats, RingError>>>,
+    /// Hold the JS memory of both rings (strong references) until the thread has been joined.
+    _input: Uint8Array,
+    _output: Uint8Array,
+}
+
+/// Starts a native thread that pops every message of the `input` ring and pushes it to the
+/// `output` ring, until it has forwarded a zero-length message (the end marker) or `stop()` is
+/// called. Both arguments are `Uint8Array`s over initialised byte rings (e.g.
+/// `new Uint8Array(ring.buffer)` of a `SharedArrayBuffer` ring, or over a `nativeRingCreate`
+/// buffer); JS must play the producer of `input` and the consumer of `output`. When `notify` is
+/// given, it is called on the JS thread whenever the JS consumer of `output` went to sleep
+/// (`consumer_waiting` flag) and must be woken (`ring.notify()`); without it that consumer must
+/// wait with a timeout. The thread holds references to both arrays until it is stopped; the
+/// buffers must not be detached (transferred) meanwhile.
+///
+/// Errors: `ERR_ZEROSOCK_RING_BAD_MEMORY` / `ERR_ZEROSOCK_RING_BAD_HEADER` when a ring does not
+/// validate; the two rings must not overlap.
+#[napi(ts_args_type = "input: Uint8Array, output: Uint8Array, notify?: () => void")]
+pub fn ring_echo_start(
+    input: Uint8Array,
+    output: Uint8Array,
+    // Weak: the callback does not keep the event loop alive.
+    notify: Option<ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>>,
+) -> Result<RingEcho> {
+    let (in_ptr, in_len) = (input.as_ptr() as usize, input.len());
+    let (out_ptr, out_len) = (output.as_ptr() as usize, output.len());
+    if in_ptr < out_ptr + out_len && out_ptr < in_ptr + in_len {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "ERR_INVALID_ARG_VALUE: the input and output rings overlap",
+        ));
+    }
+    // SAFETY: the arrays' memory stays valid while `RingEcho` holds `input`/`output` (strong
+    // references), and `RingEcho` joins the thread before letting them go. JS accesses the rings
+    // only through the ring protocol (it is the other party of each), which `attach` validates.
+    let consumer = unsafe { ByteRing::attach(in_ptr as *mut u8, in_len) }
+        .map_err(ring_err)?
+        .split()
+        .1;
+    // SAFETY: as above.
+    let producer = unsafe { ByteRing::attach(out_ptr as *mut u8, out_len) }
+        .map_err(ring_err)?
+        .split()
+        .0;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let thread = std::thread::Builder::new()
+        .name("zerosock-ring-echo".into())
+        .spawn(move || {
+            let wake = || {
+                if let Some(f) = &notify {
+                    f.call((), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            };
+            echo(consumer, producer, &flag, notify.is_some(), wake)
+        })
+        .map_err(|e| {
+            Error::new(
+                Status::GenericFailure,
+                format!("ERR_ZEROSOCK_INTERNAL: spawning the echo thread: {e}"),
+            )
+        })?;
+    Ok(RingEcho {
+        stop,
+        thread: Some(thread),
+        _input: input,
+        _output: output,
+    })
+}
+
+#[napi]
+impl RingEcho {
+    /// Stops the thread (at once, or after it forwarded the end marker), waits for it and
+    /// returns what it moved. Later calls return zeros.
+    ///
+    /// Errors: `ERR_ZEROSOCK_RING_CORRUPT` when JS broke the ring protocol.
+    #[napi]
+    pub fn stop(&mut self) -> Result<RingEchoStats> {
+        self.stop.store(true, Ordering::Release);
+        match self.thread.take().map(JoinHandle::join) {
+            None => Ok(RingEchoStats {
+                messages: 0,
+                bytes: 0,
+            }),
+            Some(Ok(result)) => result.map_err(ring_err),
+            Some(Err(_)) => Err(Error::new(
+                Status::GenericFailure,
+                "ERR_ZEROSOCK_INTERNAL: the echo thread panicked",
+            )),
+        }
+    }
+
+    /// Whether the thread has ended (end marker forwarded, error, or stopped).
+    #[napi(getter)]
+    pub fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for RingEcho {
+    fn drop(&mut self) {
+        // The thread must not outlive the memory held by `_input`/`_output`.
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Messages moved per round before the output is published to and checked for a sleeper.
+const ECHO_BATCH: usize = 256;
+
+/// The echo loop: copies up to a batch of input messages into `arena`, forwards them (keeping
+/// what doesn't fit for the next round), stops after the end marker or when `stop` is set.
+fn echo(
+    mut input: ByteConsumer,
+    mut output: ByteProducer,
+    stop: &AtomicBool,
+    can_wake: bool,
+    wake: impl Fn(),
+) -> std::result::Result<RingEchoStats, RingError> {
+    let mut stats = RingEchoStats {
+        messages: 0,
+        bytes: 0,
+    };
+    let mut arena: Vec<u8> = Vec::new();
+    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(ECHO_BATCH);
+    let mut next = 0;
+    let mut ending = false;
+    let mut backoff = Backoff::default();
+    loop {
+        let before = next;
+        while let Some(&(start, len)) = spans.get(next) {
+            if !output.push(&arena[start..start + len])? {
+                break;
+            }
+            next += 1;
+        }
+        if next > before && can_wake && output.should_notify() {
+            wake();
+        }
+        if next < spans.len() {
+            // Output full: wait for the JS consumer.
+            if stop.load(Ordering::Acquire) {
+                return Ok(stats);
+            }
+            backoff.snooze();
+            continue;
+        }
+        if ending || stop.load(Ordering::Acquire) {
+            return Ok(stats);
+        }
+        arena.clear();
+        spans.clear();
+        next = 0;
+        while spans.len() < ECHO_BATCH {
+            let popped = input.pop_with(|m| {
+                let start = arena.len();
+                arena.extend_from_slice(m);
+                (start, m.len())
+            })?;
+            let Some((start, len)) = popped else { break };
+            spans.push((start, len));
+            if len == 0 {
+                ending = true;
+                break;
+            }
+            stats.messages += 1;
+            stats.bytes += len as i64;
+        }
+        if spans.is_empty() {
+            backoff.snooze();
+        } else {
+            backoff.reset();
+        }
+    }
+}
+
+/// Polite waiting on an empty input or a full output: a few spins, then yields, then sleeps
+/// growing to 1 ms (so a stop request is seen within about a millisecond).
+#[derive(Default)]
+struct Backoff {
+    step: u32,
+}
+
+impl Backoff {
+    fn snooze(&mut self) {
+        match self.step {
+            0..6 => (0..1 << self.step).for_each(|_| std::hint::spin_loop()),
+            6..10 => std::thread::yield_now(),
+            _ => std::thread::sleep(Duration::from_micros(50 << (self.step - 10).min(4))),
+        }
+        self.step = (self.step + 1).min(14);
+    }
+
+    fn reset(&mut self) {
+        self.step = 0;
+    }
+}

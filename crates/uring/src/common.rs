@@ -1,0 +1,64 @@
+//! Pieces both backends share: copy-break and the shutdown state.
+
+use crate::buffers::{Buffers, SMALL};
+use zerosock_pool::BufHandle;
+
+/// If `len < threshold`, copies the `len` bytes at `src` into a fresh small buffer and
+/// returns it; `None` means "deliver the large buffer itself" (long read or no small buffer).
+pub(crate) fn copy_break(
+    bufs: &mut Buffers,
+    src: *const u8,
+    len: usize,
+    threshold: usize,
+) -> Option<BufHandle> {
+    if len >= threshold || len > bufs.small_size {
+        return None;
+    }
+    let (h, dst) = bufs.acquire(SMALL).ok()?;
+    // SAFETY: `src` holds `len` received bytes in a buffer we own; `dst` is a fresh small buffer
+    // of at least `len` bytes; they are different buffers.
+    unsafe { std::ptr::copy_nonoverlapping(src, dst, len) };
+    Some(h)
+}
+
+/// Where a socket's write side is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum WriteShut {
+    /// Open.
+    Open,
+    /// `shutdown_write` called; FIN goes out once the queue is empty.
+    Wanted,
+    /// FIN issued.
+    Done,
+}
+
+/// Socket role.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Listener,
+    Stream,
+}
+
+/// Lifecycle of a socket.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    Connecting,
+    Open,
+    Closing,
+}
+
+/// One non-blocking send(2) of `data` (MSG_DONTWAIT | MSG_NOSIGNAL); returns the bytes the
+/// kernel took (0 when it took none or failed: the caller queues the rest and the normal
+/// path reports errors).
+pub(crate) fn direct_send(fd: std::os::fd::RawFd, data: &[u8]) -> usize {
+    // SAFETY: `data` is valid for reads of its length.
+    let rc = unsafe {
+        libc::send(
+            fd,
+            data.as_ptr().cast(),
+            data.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    rc.max(0) as usize
+}

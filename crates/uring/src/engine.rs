@@ -1,0 +1,198 @@
+//! [`Engine`]: the public face over the two backends.
+
+use crate::backend_choice::BackendKind;
+use crate::config::EngineConfig;
+use crate::epoll::EpollEngine;
+use crate::error::{EngineError, SysError};
+use crate::event::{EngineStats, Event};
+use crate::slab::SocketId;
+use crate::uring::UringEngine;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::time::Duration;
+use zerosock_pool::BufHandle;
+
+enum Imp {
+    Uring(Box<UringEngine>),
+    Epoll(Box<EpollEngine>),
+}
+
+/// A single-threaded TCP engine: one per thread (it is neither `Send` nor `Sync`).
+///
+/// Calls queue work; [`submit`](Engine::submit) hands it to the kernel in one system call;
+/// [`poll`](Engine::poll) / [`wait`](Engine::wait) report what happened as [`Event`]s.
+pub struct Engine {
+    imp: Imp,
+}
+
+macro_rules! dispatch {
+    ($self:expr, $e:ident => $body:expr) => {
+        match &$self.imp {
+            Imp::Uring($e) => $body,
+            Imp::Epoll($e) => $body,
+        }
+    };
+    (mut $self:expr, $e:ident => $body:expr) => {
+        match &mut $self.imp {
+            Imp::Uring($e) => $body,
+            Imp::Epoll($e) => $body,
+        }
+    };
+}
+
+impl Engine {
+    /// Builds an engine on `cfg.backend`.
+    ///
+    /// Errors: `BackendUnavailable` when io_uring can't be set up (or lacks the provided-buffer
+    /// ring), `InvalidArgument` for a pool without classes 0 and 1, `Sys` for epoll/eventfd
+    /// failures.
+    pub fn new(cfg: EngineConfig) -> Result<Engine, EngineError> {
+        let imp = match cfg.backend {
+            BackendKind::IoUring => Imp::Uring(Box::new(UringEngine::new(&cfg)?)),
+            BackendKind::Epoll => Imp::Epoll(Box::new(EpollEngine::new(&cfg)?)),
+        };
+        Ok(Engine { imp })
+    }
+
+    /// The backend this engine runs on.
+    pub fn backend(&self) -> BackendKind {
+        match self.imp {
+            Imp::Uring(_) => BackendKind::IoUring,
+            Imp::Epoll(_) => BackendKind::Epoll,
+        }
+    }
+
+    /// A descriptor that is readable (level-triggered) whenever [`poll`](Engine::poll) has
+    /// work: the ring's eventfd (io_uring) or the epoll fd. `poll()` clears it.
+    pub fn notify_fd(&self) -> RawFd {
+        dispatch!(self, e => e.notify_fd())
+    }
+
+    /// How the backend runs, for logs and `probe()`: e.g. "io_uring
+    /// single_issuer+defer_taskrun+taskrun_flag, notify: ring fd".
+    pub fn describe(&self) -> String {
+        dispatch!(self, e => e.describe())
+    }
+
+    /// Listens on `addr` (IPv4 or IPv6; SO_REUSEADDR always, SO_REUSEPORT on request).
+    /// Accepted connections arrive as [`Event::Accepted`].
+    ///
+    /// Errors: the failing call's errno ("socket", "setsockopt", "bind", "listen").
+    pub fn listen(
+        &mut self,
+        addr: SocketAddr,
+        backlog: u32,
+        reuse_port: bool,
+    ) -> Result<SocketId, SysError> {
+        dispatch!(mut self, e => e.listen(addr, backlog, reuse_port))
+    }
+
+    /// Starts connecting; completes with [`Event::Connected`] or [`Event::Error`] (syscall
+    /// "connect"). Sends may be queued before it completes.
+    ///
+    /// Errors: only immediate failures (e.g. "socket" EMFILE).
+    pub fn connect(&mut self, addr: SocketAddr) -> Result<SocketId, SysError> {
+        dispatch!(mut self, e => e.connect(addr))
+    }
+
+    /// getsockname(2) of a socket. Errors: `BadSocket`, `Sys`.
+    pub fn local_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
+        dispatch!(self, e => e.local_addr(id))
+    }
+
+    /// getpeername(2) of a socket. Errors: `BadSocket`, `Sys` (ENOTCONN).
+    pub fn peer_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
+        dispatch!(self, e => e.peer_addr(id))
+    }
+
+    /// Queues `len` bytes at `offset` of pool buffer `buf`. On success the engine owns `buf` and
+    /// releases it once sent (or when the socket closes); on error the caller still owns it.
+    ///
+    /// Errors: `BadSocket`, `SocketClosed` (closing, after `shutdown_write`, or after an
+    /// `Error` event), `WrongSocketKind` (listener), `InvalidArgument` (range past the buffer),
+    /// `Pool` (stale handle).
+    pub fn send(
+        &mut self,
+        id: SocketId,
+        buf: BufHandle,
+        offset: u32,
+        len: u32,
+    ) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.send(id, buf, offset, len))
+    }
+
+    /// Copies `data` into pool buffers (appending to the last queued copy buffer while it has
+    /// room) and queues them. Errors as [`send`](Engine::send), plus `Pool` when the pool is
+    /// exhausted (what was copied before stays queued).
+    pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.send_copy(id, data))
+    }
+
+    /// Bytes queued and not yet handed to the kernel (0 for unknown ids).
+    pub fn queued_bytes(&self, id: SocketId) -> usize {
+        dispatch!(self, e => e.queued_bytes(id))
+    }
+
+    /// Sends FIN once everything queued has been sent; later sends fail with `SocketClosed`.
+    pub fn shutdown_write(&mut self, id: SocketId) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.shutdown_write(id))
+    }
+
+    /// Closes the socket at once (queued data is dropped): in-flight operations are cancelled,
+    /// buffers are released after the kernel let go, then [`Event::Closed`] is reported and
+    /// the id becomes stale. No other event of this socket follows the call.
+    pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.close(id))
+    }
+
+    /// Stops `Data`/`Eof` events of the socket until [`resume_recv`](Engine::resume_recv).
+    pub fn pause_recv(&mut self, id: SocketId) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.pause_recv(id))
+    }
+
+    /// Restarts receiving after [`pause_recv`](Engine::pause_recv).
+    pub fn resume_recv(&mut self, id: SocketId) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.resume_recv(id))
+    }
+
+    /// Gives back a buffer received in [`Event::Data`].
+    /// Errors: `Pool` (already released / stale handle).
+    pub fn release_recv(&mut self, h: BufHandle) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.release_recv(h))
+    }
+
+    /// Hands everything queued since the last call to the kernel: one io_uring_enter
+    /// (io_uring) or one sendmsg per socket with queued data (epoll). Returns SQEs submitted
+    /// (io_uring) or write calls made (epoll). On epoll, the `Sent`/`Error` events of those
+    /// writes are kept for the next `poll()` and the notify fd is woken for them (an eventfd
+    /// write and read); [`submit_and_collect`](Engine::submit_and_collect) avoids that.
+    pub fn submit(&mut self) -> Result<usize, SysError> {
+        dispatch!(mut self, e => e.submit())
+    }
+
+    /// [`submit`](Engine::submit) plus whatever completed without waiting, appended to `out`
+    /// (e.g. `Sent` of an epoll write done right here, inline io_uring completions, events of
+    /// `close()`/`resume_recv()`). Never blocks and never touches the notify fd, so a binding that
+    /// calls this at the end of each tick saves the wake-up `submit()` may cost. Submitting
+    /// may take a second io_uring_enter when completions queued follow-up work (a partial send).
+    pub fn submit_and_collect(&mut self, out: &mut Vec<Event>) -> Result<usize, SysError> {
+        dispatch!(mut self, e => e.submit_and_collect(out))
+    }
+
+    /// Non-blocking: submits pending work, reaps completions / ready sockets and appends up to
+    /// `max` events to `out`. Returns the number appended. Clears the notify fd (and sets it
+    /// again if work is left over).
+    pub fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> usize {
+        dispatch!(mut self, e => e.poll(out, max))
+    }
+
+    /// Like [`poll`](Engine::poll) but blocks up to `timeout` for at least one event.
+    pub fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
+        dispatch!(mut self, e => e.wait(timeout, out))
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> EngineStats {
+        dispatch!(self, e => e.stats())
+    }
+}

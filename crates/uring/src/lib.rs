@@ -1,0 +1,39 @@
+//! zerosock engine: TCP sockets over io_uring (multishot accept/recv, provided buffers from the
+//! pool, SEND_ZC) with an epoll fallback that keeps the same semantics.
+//!
+//! ```no_run
+//! use zerosock_uring::{Engine, EngineConfig, BackendKind, Event};
+//! use zerosock_pool::{Pool, PoolConfig};
+//! let pool = Pool::new(PoolConfig::default()).unwrap();
+//! let mut engine = Engine::new(EngineConfig::new(BackendKind::Epoll, pool)).unwrap();
+//! let listener = engine.listen("127.0.0.1:0".parse().unwrap(), 128, false).unwrap();
+//! let mut events = Vec::new();
+//! engine.wait(std::time::Duration::from_millis(10), &mut events);
+//! ```
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod backend_choice;
+mod buffers;
+mod common;
+mod config;
+mod engine;
+mod epoll;
+mod error;
+mod event;
+pub mod probe;
+mod sendq;
+mod slab;
+mod sys;
+mod uring;
+
+pub use backend_choice::{BackendChoice, BackendKind};
+pub use buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
+pub use config::EngineConfig;
+pub use engine::Engine;
+pub use error::{errno_name, EngineError, SysError};
+pub use event::{EngineStats, Event};
+pub use probe::{probe, Features, IoUringInfo, ProbeReport};
+pub use slab::SocketId;
+pub use sys::open_fd_count;
+pub use zerosock_pool::{BufHandle, Pool, PoolConfig};

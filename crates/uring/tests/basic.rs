@@ -1,0 +1,416 @@
+//! Engine basics on both backends: interop with std::net peers both ways, IPv6, connect
+//! refused, peer reset, stale ids, the notify fd.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::thread;
+use std::time::Duration;
+use zerosock_uring::{EngineError, Event};
+
+const T: Duration = Duration::from_secs(15);
+
+fn std_client_echo(addr: &str) {
+    for kind in backends() {
+        let pool = pool(64, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen(addr.parse().unwrap(), 128, false).unwrap();
+        let at = e.local_addr(l).unwrap();
+        assert_ne!(at.port(), 0);
+        let client = thread::spawn(move || {
+            let mut s = TcpStream::connect(at).unwrap();
+            let mut data = vec![0u8; 300_000];
+            fill_pattern(&mut data, 7);
+            s.write_all(&data).unwrap();
+            s.shutdown(Shutdown::Write).unwrap();
+            let mut back = Vec::new();
+            s.read_to_end(&mut back).unwrap();
+            assert!(back == data, "echoed bytes differ");
+        });
+        let mut echo = Echo::default();
+        drive(&mut e, T, |e, ev| {
+            assert!(echo.on(e, &ev), "unexpected {ev:?}");
+            echo.closed == 1
+        });
+        client.join().unwrap();
+        assert_eq!(echo.accepted, 1);
+        assert_eq!(echo.bytes, 300_000);
+        assert_eq!(
+            e.stats().open_sockets,
+            1,
+            "{kind}: only the listener is left"
+        );
+    }
+}
+
+#[test]
+fn std_client_against_engine_server_v4() {
+    std_client_echo("127.0.0.1:0");
+}
+
+#[test]
+fn std_client_against_engine_server_v6() {
+    std_client_echo("[::1]:0");
+}
+
+#[test]
+fn engine_client_against_std_server() {
+    for kind in backends() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let at = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            s.write_all(&got).unwrap();
+            got.len()
+        });
+        let pool = pool(64, None);
+        let mut e = engine(kind, &pool);
+        let c = e.connect(at).unwrap();
+        let mut data = vec![0u8; 200_000];
+        fill_pattern(&mut data, 3);
+        e.send_copy(c, &data).unwrap(); // queued before Connected
+        e.shutdown_write(c).unwrap();
+        assert_eq!(
+            e.send_copy(c, b"late").unwrap_err().code(),
+            "ERR_ZEROSOCK_SOCKET_CLOSED"
+        );
+        let mut got = Vec::new();
+        let mut connected = false;
+        drive(&mut e, T, |e, ev| match ev {
+            Event::Connected { socket } => {
+                assert_eq!(socket, c);
+                assert_eq!(e.peer_addr(c).unwrap(), at);
+                connected = true;
+                false
+            }
+            Event::Data { .. } => {
+                got.extend(take_data(e, &pool, &ev));
+                false
+            }
+            Event::Sent { .. } => false,
+            Event::Eof { .. } => {
+                e.close(c).unwrap();
+                false
+            }
+            Event::Closed { socket } => socket == c,
+            other => panic!("{kind}: unexpected {other:?}"),
+        });
+        assert!(connected);
+        assert_eq!(server.join().unwrap(), data.len());
+        assert!(got == data, "{kind}: bytes differ");
+    }
+}
+
+#[test]
+fn connect_refused_reports_econnrefused() {
+    for kind in backends() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port(); // closed again: nobody listens there now
+        let pool = pool(16, None);
+        let mut e = engine(kind, &pool);
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let c = e.connect(addr).unwrap();
+        let mut seen = None;
+        drive(&mut e, T, |e, ev| match ev {
+            Event::Error { socket, err } => {
+                assert_eq!(socket, c);
+                seen = Some(err);
+                e.close(c).unwrap();
+                false
+            }
+            Event::Closed { socket } => socket == c,
+            other => panic!("{kind}: unexpected {other:?}"),
+        });
+        let err = seen.expect("an error");
+        assert_eq!(err.code(), "ECONNREFUSED", "{kind}");
+        assert_eq!(err.errno, libc::ECONNREFUSED);
+        assert_eq!(err.syscall, "connect");
+        assert_eq!(err.to_string(), "connect ECONNREFUSED");
+    }
+}
+
+#[test]
+fn peer_reset_reports_econnreset() {
+    for kind in backends() {
+        let pool = pool(16, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let at = e.local_addr(l).unwrap();
+        let peer = TcpStream::connect(at).unwrap();
+        let mut peer = Some(peer);
+        let mut server = None;
+        let mut err = None;
+        drive(&mut e, T, |e, ev| match ev {
+            Event::Accepted { socket, .. } => {
+                server = Some(socket);
+                let mut p = peer.take().unwrap();
+                p.write_all(b"hello").unwrap();
+                linger_zero(p.as_raw_fd());
+                drop(p); // RST
+                false
+            }
+            Event::Data { .. } => {
+                take_data(e, &pool, &ev);
+                false
+            }
+            Event::Error { socket, err: x } => {
+                assert_eq!(Some(socket), server);
+                err = Some(x);
+                e.close(socket).unwrap();
+                false
+            }
+            Event::Closed { socket } => Some(socket) == server,
+            other => panic!("{kind}: unexpected {other:?}"),
+        });
+        let err = err.expect("error event");
+        assert_eq!(err.code(), "ECONNRESET", "{kind}");
+        assert_eq!(err.syscall, "read");
+    }
+}
+
+#[test]
+fn stale_and_closed_ids_are_errors() {
+    for kind in backends() {
+        let pool = pool(16, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let at = e.local_addr(l).unwrap();
+        let c = e.connect(at).unwrap();
+        let mut server = None;
+        let mut connected = false;
+        drive(&mut e, T, |_, ev| {
+            match ev {
+                Event::Accepted { socket, .. } => server = Some(socket),
+                Event::Connected { socket } => connected = socket == c,
+                other => panic!("{kind}: unexpected {other:?}"),
+            }
+            connected && server.is_some()
+        });
+        let server = server.unwrap();
+        // A listener can't send.
+        assert!(matches!(
+            e.send_copy(l, b"x"),
+            Err(EngineError::WrongSocketKind)
+        ));
+        e.close(c).unwrap();
+        // Closing: calls fail with SocketClosed until Closed, then with BadSocket.
+        assert!(
+            matches!(e.send_copy(c, b"x"), Err(EngineError::SocketClosed))
+                || matches!(e.send_copy(c, b"x"), Err(EngineError::BadSocket))
+        );
+        drive(&mut e, T, |_, ev| ev == Event::Closed { socket: c });
+        for r in [
+            e.send_copy(c, b"x"),
+            e.close(c),
+            e.pause_recv(c),
+            e.resume_recv(c),
+            e.shutdown_write(c),
+            e.local_addr(c).map(|_| ()),
+        ] {
+            assert_eq!(r.unwrap_err().code(), "ERR_ZEROSOCK_BAD_SOCKET", "{kind}");
+        }
+        assert_eq!(e.queued_bytes(c), 0);
+        // A new socket reusing the slot gets a different id; the old one still misses it.
+        let c2 = e.connect(at).unwrap();
+        assert_ne!(c2, c);
+        assert!(e.send_copy(c, b"x").is_err());
+        e.send_copy(c2, b"ok").unwrap();
+        // Never-issued ids.
+        assert!(matches!(e.close(0xFFFF_FFFF), Err(EngineError::BadSocket)));
+        let mut got = Vec::new();
+        let mut server2 = None;
+        drive(&mut e, T, |e, ev| {
+            match ev {
+                Event::Eof { socket } | Event::Error { socket, .. } if socket == server => {
+                    e.close(server).unwrap();
+                }
+                Event::Accepted { socket, .. } => server2 = Some(socket),
+                Event::Data { socket, .. } => {
+                    assert_eq!(Some(socket), server2);
+                    got.extend(take_data(e, &pool, &ev));
+                }
+                _ => {}
+            }
+            got == b"ok"
+        });
+    }
+}
+
+#[test]
+fn notify_fd_wakes_and_is_cleared_by_poll() {
+    for kind in backends() {
+        let pool = pool(16, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let at = e.local_addr(l).unwrap();
+        e.submit().unwrap();
+        let mut peer = TcpStream::connect(at).unwrap();
+        let fd = e.notify_fd();
+        let readable = |ms: i32| {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut p, 1, ms) == 1 }
+        };
+        assert!(readable(5000), "{kind}: accept must wake the notify fd");
+        let mut out = Vec::new();
+        let mut server = None;
+        for _ in 0..50 {
+            e.poll(&mut out, 64);
+            e.submit().unwrap();
+            server = out.iter().find_map(|ev| match ev {
+                Event::Accepted { socket, .. } => Some(*socket),
+                _ => None,
+            });
+            if server.is_some() {
+                break;
+            }
+            readable(100);
+        }
+        let server = server.expect("accepted");
+        // Drain everything; then the fd must go quiet.
+        for _ in 0..10 {
+            out.clear();
+            e.poll(&mut out, 64);
+            e.submit().unwrap();
+            if !readable(20) {
+                break;
+            }
+        }
+        assert!(!readable(50), "{kind}: poll() must clear the notify fd");
+        peer.write_all(b"ping").unwrap();
+        assert!(readable(5000), "{kind}: data must wake the notify fd");
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            out.clear();
+            e.poll(&mut out, 64);
+            for ev in &out {
+                if let Event::Data { socket, .. } = ev {
+                    assert_eq!(*socket, server);
+                    got.extend(take_data(&mut e, &pool, ev));
+                }
+            }
+            if got == b"ping" {
+                break;
+            }
+            readable(100);
+        }
+        assert_eq!(got, b"ping");
+    }
+}
+
+#[test]
+fn pause_stops_data_until_resume() {
+    for kind in backends() {
+        let pool = pool(64, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let at = e.local_addr(l).unwrap();
+        const TOTAL: usize = 1 << 20;
+        let writer = thread::spawn(move || {
+            let mut s = TcpStream::connect(at).unwrap();
+            let mut data = vec![0u8; TOTAL];
+            fill_pattern(&mut data, 0);
+            s.write_all(&data).unwrap();
+        });
+        let mut got = Vec::new();
+        let mut server = None;
+        drive(&mut e, T, |e, ev| match ev {
+            Event::Accepted { socket, .. } => {
+                server = Some(socket);
+                false
+            }
+            Event::Data { socket, .. } => {
+                got.extend(take_data(e, &pool, &ev));
+                e.pause_recv(socket).unwrap();
+                true
+            }
+            other => panic!("{kind}: unexpected {other:?}"),
+        });
+        let server = server.unwrap();
+        // Events poll() returned before the pause are not recalled (drive kept them back).
+        let mut eof_early = false;
+        for ev in leftover_events() {
+            match ev {
+                Event::Data { .. } => got.extend(take_data(&mut e, &pool, &ev)),
+                Event::Eof { .. } => eof_early = true,
+                other => panic!("{kind}: {other:?}"),
+            }
+        }
+        let mut out = Vec::new();
+        let quiet = std::time::Instant::now();
+        while quiet.elapsed() < Duration::from_millis(200) {
+            out.clear();
+            e.submit().unwrap();
+            e.wait(Duration::from_millis(20), &mut out);
+            for ev in &out {
+                assert!(
+                    !matches!(ev, Event::Data { .. } | Event::Eof { .. }),
+                    "{kind}: {ev:?} while paused"
+                );
+            }
+        }
+        e.resume_recv(server).unwrap();
+        if eof_early {
+            e.close(server).unwrap();
+        }
+        drive(&mut e, T, |e, ev| match ev {
+            Event::Data { .. } => {
+                got.extend(take_data(e, &pool, &ev));
+                false
+            }
+            Event::Eof { socket } => {
+                e.close(socket).unwrap();
+                false
+            }
+            Event::Closed { socket } => socket == server,
+            other => panic!("{kind}: unexpected {other:?}"),
+        });
+        writer.join().unwrap();
+        let mut want = vec![0u8; TOTAL];
+        fill_pattern(&mut want, 0);
+        assert_eq!(got.len(), TOTAL, "{kind}");
+        assert!(got == want, "{kind}: bytes differ after pause/resume");
+    }
+}
+
+#[test]
+fn poll_honours_max() {
+    for kind in backends() {
+        let pool = pool(64, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 64, false).unwrap();
+        let at = e.local_addr(l).unwrap();
+        let peers: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(at).unwrap()).collect();
+        thread::sleep(Duration::from_millis(50));
+        let mut out = Vec::new();
+        let mut accepted = 0;
+        let start = std::time::Instant::now();
+        while accepted < 20 {
+            assert!(start.elapsed() < T, "{kind}: accepted only {accepted}");
+            out.clear();
+            e.submit().unwrap();
+            let n = e.poll(&mut out, 3);
+            assert!(n <= 3 && out.len() == n, "{kind}: poll returned {n} > 3");
+            accepted += out
+                .iter()
+                .filter(|ev| matches!(ev, Event::Accepted { .. }))
+                .count();
+            if n == 0 {
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+        drop(peers);
+    }
+}

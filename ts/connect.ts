@@ -1,0 +1,56 @@
+/** `connect()`: open a TCP connection on a zerosock engine. */
+import { engineFor } from './engine';
+import { resolveHost } from './server';
+import { Socket, type SocketOptions } from './socket';
+import { abortError, systemError } from './system-error';
+import { nativeSysError } from './errors';
+import { validateHost, validateOptions, validatePort } from './validate';
+
+/** Options of {@link connect}. */
+export interface ConnectOptions extends SocketOptions {
+  port: number;
+  /** IP address or name (default `'localhost'`). */
+  host?: string;
+  /** `'auto'` (default), `'io_uring'` or `'epoll'`. */
+  backend?: 'auto' | 'io_uring' | 'epoll';
+  /** Aborting rejects with an `AbortError` and closes the socket. */
+  signal?: AbortSignal;
+}
+
+/** Connects; resolves with an open {@link Socket}, rejects with a Node-style system error. */
+export async function connect(options: ConnectOptions): Promise<Socket> {
+  const opts = validateOptions<ConnectOptions>(options);
+  const port = validatePort(opts.port);
+  const host = validateHost(opts.host ?? 'localhost');
+  const signal = opts.signal;
+  if (signal?.aborted) throw abortError(signal);
+  const engine = engineFor(opts.backend);
+  const address = await resolveHost(host);
+  if (signal?.aborted) throw abortError(signal);
+  let id: number;
+  try {
+    id = engine.native.connect(address, port);
+  } catch (err) {
+    throw nativeSysError(err, address, port);
+  }
+  const sock = new Socket(engine, id, opts);
+  return new Promise<Socket>((resolve, reject) => {
+    const onAbort = () => {
+      if (sock.onConnect === null) return;
+      sock.onConnect = null;
+      sock.destroy();
+      reject(abortError(signal));
+    };
+    sock.onConnect = (err?: Error) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (err) {
+        const e = err as ReturnType<typeof systemError>;
+        e.address = address;
+        e.port = port;
+        e.message = `${e.syscall} ${e.code} ${address}:${port}`;
+        reject(e);
+      } else resolve(sock);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,335 @@
+/**
+ * The per-thread engine: one native engine per backend per JS thread (worker_threads get
+ * their own). Native → JS events arrive as 8-int records in shared memory and are walked
+ * here in one pass; JS → native work (sends, releases, closes) is written as records and
+ * submitted with one native call per tick (DESIGN.md §2–4).
+ */
+import { native } from './native';
+import { callNative, ZerosockError } from './errors';
+import type { NativeEngine } from './binding';
+
+/** Ints per record (both directions). Keep in sync with crates/node/src/records.rs. */
+export const RECORD_INTS = 8;
+const REPLY_INTS = RECORD_INTS;
+
+/** Event kinds (native → JS). */
+export const enum Ev {
+  Accepted = 1,
+  Connected = 2,
+  Data = 3,
+  Sent = 4,
+  Eof = 5,
+  Error = 6,
+  Closed = 7,
+}
+
+/** Submission kinds (JS → native). */
+export const enum Sub {
+  Send = 1,
+  Release = 2,
+  Shutdown = 3,
+  Close = 4,
+  Pause = 5,
+  Resume = 6,
+  Drop = 7,
+}
+
+/** What a socket or listener implements to receive its events. */
+export interface EventSink {
+  onEvent(kind: Ev, rec: Int32Array, at: number): void;
+}
+
+/** A pool buffer lent to JS: where it is and its handle. */
+export interface PoolSlice {
+  view: Uint8Array;
+  handleLo: number;
+  handleHi: number;
+}
+
+export type BackendName = 'io_uring' | 'epoll';
+
+let syscallTable: string[] | undefined;
+
+/** Name of the syscall with index `i` in error records. */
+export function syscallName(i: number): string {
+  syscallTable ??= native.syscallNames();
+  return syscallTable[i] ?? 'unknown';
+}
+
+export class Engine {
+  readonly native: NativeEngine;
+  readonly backend: BackendName;
+  private readonly events: Int32Array;
+  private readonly submits: Int32Array;
+  private readonly submitCapacity: number;
+  private submitCount = 0;
+  private flushQueued = false;
+  private readonly regions: ArrayBuffer[] = [];
+  private readonly sinks = new Map<number, EventSink>();
+  private readonly beforeFlush = new Set<() => void>();
+  private refs = 0;
+  private pendingErrors: unknown[] = [];
+  private walking = false;
+  private readonly eventCapacity: number;
+  /** The view being delivered in a 'data' callback right now, and its buffer handle. */
+  private current: Uint8Array | null = null;
+  private currentLo = 0;
+  private currentHi = 0;
+  private currentRetained = false;
+  private readonly retained = new Map<Uint8Array, [number, number]>();
+
+  constructor(backend: string | undefined) {
+    this.native = callNative(() => new native.NativeEngine({ backend }));
+    this.backend = this.native.backend as BackendName;
+    this.events = new Int32Array(this.native.eventBuffer());
+    this.submits = new Int32Array(this.native.submitBuffer());
+    this.submitCapacity = (this.submits.length - REPLY_INTS) / RECORD_INTS;
+    this.eventCapacity = this.events.length / RECORD_INTS;
+    this.native.start((count: number) => this.dispatch(count));
+    this.native.setRef(false);
+  }
+
+  /** Registers the receiver of `id`'s events. */
+  attach(id: number, sink: EventSink): void {
+    this.sinks.set(id, sink);
+  }
+
+  /** Forgets `id` (after its CLOSED event). */
+  detach(id: number): void {
+    this.sinks.delete(id);
+  }
+
+  /** Something open (socket, listener, pending connect) keeps the process alive. */
+  ref(): void {
+    if (this.refs++ === 0) this.native.setRef(true);
+  }
+
+  unref(): void {
+    if (this.refs > 0 && --this.refs === 0) this.native.setRef(false);
+  }
+
+  /** The region `id` of pool memory as an ArrayBuffer (made once). */
+  region(id: number): ArrayBuffer {
+    let ab = this.regions[id];
+    if (ab === undefined) {
+      ab = callNative(() => this.native.regionBuffer(id));
+      this.regions[id] = ab;
+    }
+    return ab;
+  }
+
+  /** Takes a pool buffer (0: small class, 1: large class) to fill from JS. */
+  acquire(cls: number): PoolSlice {
+    const region = callNative(() => this.native.acquire(cls));
+    const r = this.submits;
+    return {
+      view: new Uint8Array(this.region(region), r[1], r[4]),
+      handleLo: r[2],
+      handleHi: r[3],
+    };
+  }
+
+  /** Lends `view` to a 'data' callback: valid until {@link endLend} unless retained. */
+  lend(view: Uint8Array, lo: number, hi: number): void {
+    this.current = view;
+    this.currentLo = lo;
+    this.currentHi = hi;
+    this.currentRetained = false;
+  }
+
+  /** The callback returned: the buffer goes back unless it was retained. */
+  endLend(view: Uint8Array): void {
+    if (this.current !== view) return;
+    this.current = null;
+    if (!this.currentRetained) this.submit(Sub.Release, 0, this.currentLo, this.currentHi);
+  }
+
+  /** Keeps the view of the running 'data' callback until {@link release}. */
+  retain(view: Uint8Array): Uint8Array {
+    if (view !== this.current || this.currentRetained) {
+      throw new ZerosockError(
+        'ERR_ZEROSOCK_BUFFER_RELEASED',
+        'retain() takes the view of the running data callback; this one was already returned or retained',
+      );
+    }
+    this.currentRetained = true;
+    this.retained.set(view, [this.currentLo, this.currentHi]);
+    return view;
+  }
+
+  /** Gives a retained view's buffer back to the pool. */
+  release(view: Uint8Array): void {
+    const h = this.retained.get(view);
+    if (h === undefined) {
+      throw new ZerosockError(
+        'ERR_ZEROSOCK_BUFFER_RELEASED',
+        'release() of a view that is not retained (never retained, or released already)',
+      );
+    }
+    this.retained.delete(view);
+    this.submit(Sub.Release, 0, h[0], h[1]);
+  }
+
+  /** Views retained and not yet released. */
+  get retainedCount(): number {
+    return this.retained.size;
+  }
+
+  /** Queues one record for the next flush (end of this tick). */
+  submit(kind: Sub, id: number, lo = 0, hi = 0, offset = 0, len = 0): void {
+    if (this.submitCount === this.submitCapacity) this.flushRecords(false);
+    const at = REPLY_INTS + this.submitCount * RECORD_INTS;
+    const s = this.submits;
+    s[at] = kind;
+    s[at + 1] = id;
+    s[at + 2] = lo;
+    s[at + 3] = hi;
+    s[at + 4] = offset;
+    s[at + 5] = len;
+    this.submitCount++;
+    this.scheduleFlush();
+  }
+
+  /** Runs `fn` right before each flush (sockets seal their cork buffers there). */
+  onBeforeFlush(fn: () => void): void {
+    this.beforeFlush.add(fn);
+    this.scheduleFlush();
+  }
+
+  offBeforeFlush(fn: () => void): void {
+    this.beforeFlush.delete(fn);
+  }
+
+  scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Seals corked data and submits every queued record with one native call. */
+  flush(): void {
+    this.flushQueued = false;
+    this.runBeforeFlush();
+    if (this.walking) {
+      // Inside an event walk: submit now (order matters), completions come via the loop.
+      this.flushRecords(false);
+      return;
+    }
+    this.drain(this.flushRecords(true));
+  }
+
+  private runBeforeFlush(): void {
+    if (this.beforeFlush.size === 0) return;
+    const fns = [...this.beforeFlush];
+    this.beforeFlush.clear();
+    for (const fn of fns) fn();
+  }
+
+  /** One native call: submit the queued records; with `collect`, returns inline events. */
+  private flushRecords(collect: boolean): number {
+    const n = this.submitCount;
+    this.submitCount = 0;
+    return callNative(() => this.native.flush(n, collect));
+  }
+
+  /** Called by native from the event loop with `count` event records. */
+  private dispatch(count: number): void {
+    this.drain(count);
+  }
+
+  /**
+   * Walks `count` records, then submits what the walk queued and walks what completed at once,
+   * until nothing is left — a loop, not recursion. User callbacks that throw are rethrown
+   * (asynchronously) after the walk so no event of the batch is lost.
+   */
+  private drain(count: number): void {
+    let n = count;
+    while (n > 0) {
+      this.walk(n);
+      if (n === this.eventCapacity) n = this.native.takePending();
+      else n = 0;
+      if (n === 0 && (this.submitCount > 0 || this.beforeFlush.size > 0)) {
+        this.flushQueued = false;
+        this.runBeforeFlush();
+        n = this.flushRecords(true);
+      }
+    }
+    if (this.pendingErrors.length > 0) {
+      const errors = this.pendingErrors;
+      this.pendingErrors = [];
+      for (const err of errors)
+        process.nextTick(() => {
+          throw err;
+        });
+    }
+  }
+
+  private walk(count: number): void {
+    const rec = this.events;
+    this.walking = true;
+    try {
+      for (let i = 0; i < count; i++) {
+        const at = i * RECORD_INTS;
+        const sink = this.sinks.get(rec[at + 1]);
+        if (sink === undefined) {
+          // A late event for a socket JS already forgot: give buffers back.
+          if (rec[at] === Ev.Data) this.submit(Sub.Release, 0, rec[at + 5], rec[at + 6]);
+          continue;
+        }
+        try {
+          sink.onEvent(rec[at] as Ev, rec, at);
+        } catch (err) {
+          this.pendingErrors.push(err);
+        }
+      }
+    } finally {
+      this.walking = false;
+    }
+  }
+}
+
+const engines = new Map<string, Engine>();
+const resolvedBackends = new Map<string, string>();
+let fallbackReported = false;
+
+/** This thread's engine for `backend` ('auto' resolves through ZEROSOCK_BACKEND and the probe). */
+export function engineFor(backend: string | undefined): Engine {
+  const key = backend ?? 'auto';
+  let resolved = resolvedBackends.get(key);
+  if (resolved === undefined) {
+    resolved = callNative(() => native.resolveBackend(backend));
+    resolvedBackends.set(key, resolved);
+    reportFallback(key, resolved);
+  }
+  let e = engines.get(resolved);
+  if (e === undefined) {
+    e = new Engine(resolved);
+    engines.set(resolved, e);
+  }
+  return e;
+}
+
+/** `auto` fell back to epoll although nobody asked for it: say so, once per process. */
+function reportFallback(requested: string, resolved: string): void {
+  if (fallbackReported || requested !== 'auto' || resolved !== 'epoll') return;
+  if (process.env.ZEROSOCK_BACKEND === 'epoll') return;
+  fallbackReported = true;
+  const why = native.probe().ioUring;
+  process.emitWarning(
+    `io_uring is not usable here (${why.error ?? 'missing features'}); using the epoll backend`,
+    { type: 'ZerosockWarning', code: 'ZEROSOCK_EPOLL_FALLBACK' },
+  );
+}
+
+/** Counters of one engine: system calls, SQEs/CQEs, bytes, copy-breaks, pool use. */
+export type EngineStats = ReturnType<NativeEngine['stats']> & { backend: BackendName };
+
+/**
+ * Counters of every engine this thread has started, by backend (`{ io_uring: {...} }`).
+ * `poolInUse` counts buffers out of the pool, including io_uring's posted receive buffers.
+ */
+export function stats(): Partial<Record<BackendName, EngineStats>> {
+  const out: Partial<Record<BackendName, EngineStats>> = {};
+  for (const e of engines.values()) out[e.backend] = { backend: e.backend, ...e.native.stats() };
+  return out;
+}

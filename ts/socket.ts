@@ -1,0 +1,576 @@
+/**
+ * `Socket`: a TCP connection on a zerosock engine. Small sends are corked into pool memory in
+ * JS and flushed once per tick; received bytes arrive as borrowed views into pool memory.
+ */
+import { EventEmitter } from 'node:events';
+import { Engine, Ev, Sub, type EventSink, type PoolSlice } from './engine';
+import { ZerosockError, InvalidArgumentError } from './errors';
+import { systemError } from './system-error';
+import { syscallName } from './engine';
+
+/** Auto-cork settings (DESIGN.md §2). */
+export interface CorkOptions {
+  /** Flush once this many bytes are corked (default and maximum: one pool buffer, 64 KiB). */
+  maxBytes?: number;
+  /**
+   * While an earlier flush of this socket is still with the kernel, hold new small sends for
+   * up to this long (or until that flush completes) to coalesce more — TCP autocorking's
+   * rule. A send after idle never waits. 0 flushes at every end of tick. Default 50.
+   * (Timers have millisecond granularity: values below 1000 wait at most ~1 ms.)
+   */
+  maxDelayUs?: number;
+}
+
+/** Why corked bytes were flushed (counted in `stats().flushReasons`). */
+export type FlushReason =
+  'full' | 'endOfTick' | 'completion' | 'timer' | 'explicit' | 'largeSend' | 'end';
+
+/** Options shared by sockets from `connect()` and from a server. */
+export interface SocketOptions {
+  /** Corking of small sends; `false` sends each message on its own (still one call per tick). */
+  cork?: CorkOptions | false;
+  /** `send()` returns false once this many bytes wait to reach the kernel (default 1 MiB). */
+  highWaterMark?: number;
+  /** Keep the writable side open after the peer's FIN (default false, like node:net). */
+  allowHalfOpen?: boolean;
+}
+
+/** Counters of one socket. */
+export interface SocketStats {
+  bytesSent: number;
+  bytesReceived: number;
+  messagesSent: number;
+  dataEvents: number;
+  flushes: number;
+  bytesPerFlush: number;
+  flushReasons: Record<FlushReason, number>;
+  largeSends: number;
+  pendingBytes: number;
+}
+
+/** Bytes at or above which `send()` bypasses the cork buffer. */
+const LARGE_SEND = 16 * 1024;
+const LARGE_CLASS = 1;
+
+interface Pending {
+  view: Uint8Array;
+  lo: number;
+  hi: number;
+}
+
+export class Socket extends EventEmitter implements EventSink {
+  /** `'io_uring'` or `'epoll'`. */
+  readonly backend: string;
+  /** @internal */
+  readonly engine: Engine;
+  /** @internal */
+  readonly id: number;
+  private readonly corkMax: number;
+  private readonly corkEnabled: boolean;
+  private readonly corkDelayMs: number;
+  private corkTimer: NodeJS.Timeout | null = null;
+  private readonly highWaterMark: number;
+  private readonly allowHalfOpen: boolean;
+  private cork: PoolSlice | null = null;
+  private corkUsed = 0;
+  private corkMessages = 0;
+  private pendingBytes = 0;
+  private needDrain = false;
+  private sealHook: (() => void) | null = null;
+  private backlog: Pending[] | null = null;
+  private paused = false;
+  /** Like a node stream: data flows once a 'data' listener is added or resume() is called. */
+  private flowing = false;
+  private eofPending = false;
+  private closeSubmitted = false;
+  private closed = false;
+  private hadError = false;
+  private pendingError: Error | null = null;
+  private local?: { address: string; family: string; port: number };
+  private remote?: { address: string; family: string; port: number };
+  private counters = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    messagesSent: 0,
+    dataEvents: 0,
+    flushes: 0,
+    flushedBytes: 0,
+    largeSends: 0,
+  };
+  private readonly reasons: Record<FlushReason, number> = {
+    full: 0,
+    endOfTick: 0,
+    completion: 0,
+    timer: 0,
+    explicit: 0,
+    largeSend: 0,
+    end: 0,
+  };
+  /** True once `end()` was called. */
+  writableEnded = false;
+  /** True once the peer's FIN arrived and 'end' was emitted. */
+  readableEnded = false;
+  /** True once `destroy()` was called or the socket failed. */
+  destroyed = false;
+  /** @internal resolves the connect() promise */
+  onConnect: ((err?: Error) => void) | null = null;
+
+  /** @internal */
+  constructor(engine: Engine, id: number, options: SocketOptions = {}) {
+    super();
+    this.engine = engine;
+    this.id = id;
+    this.backend = engine.backend;
+    this.corkEnabled = options.cork !== false;
+    const cork = options.cork ? options.cork : {};
+    this.corkMax = Math.max(1, Math.min(cork.maxBytes ?? 64 * 1024, 64 * 1024));
+    const delayUs = this.corkEnabled ? (cork.maxDelayUs ?? 50) : 0;
+    this.corkDelayMs = delayUs > 0 ? Math.max(1, Math.round(delayUs / 1000)) : 0;
+    this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
+    this.allowHalfOpen = options.allowHalfOpen ?? false;
+    engine.attach(id, this);
+    engine.ref();
+    this.on('newListener', (name) => {
+      if (name !== 'data') return;
+      this.flowing = true;
+      if (this.backlog !== null && !this.paused) queueMicrotask(() => this.drainBacklog());
+    });
+  }
+
+  /** The peer's IP address (like node:net). */
+  get remoteAddress(): string | undefined {
+    return this.peer()?.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.peer()?.port;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.peer()?.family;
+  }
+
+  get localAddress(): string | undefined {
+    return this.address()?.address;
+  }
+
+  get localPort(): number | undefined {
+    return this.address()?.port;
+  }
+
+  /** Local address, like `net.Socket#address()`. */
+  address(): { address: string; family: string; port: number } | undefined {
+    if (this.local === undefined && !this.closed) {
+      try {
+        this.local = this.engine.native.localAddress(this.id);
+      } catch {
+        return undefined;
+      }
+    }
+    return this.local;
+  }
+
+  private peer(): { address: string; family: string; port: number } | undefined {
+    if (this.remote === undefined && !this.closed) {
+      try {
+        this.remote = this.engine.native.remoteAddress(this.id);
+      } catch {
+        return undefined;
+      }
+    }
+    return this.remote;
+  }
+
+  /**
+   * Queues `data` (bytes or a UTF-8 string). Small messages are copied into the cork buffer in
+   * JS — no native call — and leave together at the end of the tick. Returns false when more
+   * than `highWaterMark` bytes wait; `'drain'` follows.
+   */
+  send(data: Uint8Array | string): boolean {
+    this.assertWritable();
+    if (typeof data === 'string') return this.sendString(data);
+    if (!(data instanceof Uint8Array)) {
+      throw new InvalidArgumentError(
+        'ERR_INVALID_ARG_TYPE',
+        'The "data" argument must be a Uint8Array or a string.',
+      );
+    }
+    const n = data.byteLength;
+    this.counters.messagesSent++;
+    if (n === 0) return this.pendingBytes < this.highWaterMark;
+    if (n >= LARGE_SEND || n > this.corkMax) {
+      this.sendLarge(data);
+    } else {
+      const dst = this.corkRoom(n);
+      dst.view.set(data, this.corkUsed);
+      this.corked(n);
+    }
+    return this.afterSend(n);
+  }
+
+  private sendString(s: string): boolean {
+    this.counters.messagesSent++;
+    // Upper bound of the UTF-8 size; exact size only when it might not fit.
+    if (s.length * 3 <= this.corkMax && s.length * 3 < LARGE_SEND) {
+      const dst = this.corkRoom(s.length * 3);
+      const { written } = encoder.encodeInto(s, dst.view.subarray(this.corkUsed));
+      this.corked(written);
+      return this.afterSend(written);
+    }
+    const bytes = Buffer.from(s, 'utf8');
+    if (bytes.byteLength === 0) return this.pendingBytes < this.highWaterMark;
+    if (bytes.byteLength >= LARGE_SEND || bytes.byteLength > this.corkMax) this.sendLarge(bytes);
+    else {
+      const dst = this.corkRoom(bytes.byteLength);
+      dst.view.set(bytes, this.corkUsed);
+      this.corked(bytes.byteLength);
+    }
+    return this.afterSend(bytes.byteLength);
+  }
+
+  private afterSend(n: number): boolean {
+    this.pendingBytes += n;
+    this.counters.bytesSent += n;
+    if (!this.corkEnabled) this.seal('explicit');
+    if (this.pendingBytes >= this.highWaterMark) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** The cork buffer with room for `n` more bytes (sealing the full one first). */
+  private corkRoom(n: number): PoolSlice {
+    if (this.cork !== null && this.corkUsed + n > this.corkMax) this.seal('full');
+    if (this.cork === null) {
+      this.cork = this.engine.acquire(LARGE_CLASS);
+      this.corkUsed = 0;
+    }
+    if (this.sealHook === null) {
+      this.sealHook = () => {
+        this.sealHook = null;
+        this.endOfTick();
+      };
+      this.engine.onBeforeFlush(this.sealHook);
+    }
+    return this.cork;
+  }
+
+  private corked(n: number): void {
+    this.corkUsed += n;
+    this.corkMessages++;
+  }
+
+  /**
+   * End of tick: flush what is corked, unless an earlier flush is still with the kernel — then
+   * hold (autocork) until it completes or `maxDelayUs` passes.
+   */
+  private endOfTick(): void {
+    if (this.corkUsed === 0) return;
+    const inFlight = this.pendingBytes > this.corkUsed;
+    if (inFlight && this.corkDelayMs > 0 && !this.writableEnded) {
+      this.corkTimer ??= setTimeout(() => {
+        this.corkTimer = null;
+        if (this.corkUsed > 0 && !this.destroyed) {
+          this.seal('timer');
+          this.engine.scheduleFlush();
+        }
+      }, this.corkDelayMs);
+      return;
+    }
+    this.seal('endOfTick');
+  }
+
+  /** Hands the corked bytes to the engine (one SEND record). */
+  private seal(reason: FlushReason): void {
+    const c = this.cork;
+    if (c === null || this.corkUsed === 0) return;
+    if (this.corkTimer !== null) {
+      clearTimeout(this.corkTimer);
+      this.corkTimer = null;
+    }
+    this.engine.submit(Sub.Send, this.id, c.handleLo, c.handleHi, 0, this.corkUsed);
+    this.reasons[reason]++;
+    this.counters.flushes++;
+    this.counters.flushedBytes += this.corkUsed;
+    this.cork = null;
+    this.corkUsed = 0;
+    this.corkMessages = 0;
+  }
+
+  private sendLarge(data: Uint8Array): void {
+    this.seal('largeSend');
+    this.engine.flush();
+    this.counters.largeSends++;
+    try {
+      this.engine.native.sendCopy(this.id, data);
+    } catch (err) {
+      throw new ZerosockError('ERR_ZEROSOCK_INTERNAL', (err as Error).message, { cause: err });
+    }
+  }
+
+  /** Sends what is corked now instead of at the end of the tick. */
+  flush(): void {
+    if (this.destroyed) return;
+    this.seal('explicit');
+    this.engine.flush();
+  }
+
+  /** Sends `data` if given, then FIN once everything queued has left. */
+  end(data?: Uint8Array | string): this {
+    if (this.writableEnded || this.destroyed) return this;
+    if (data !== undefined) this.send(data);
+    this.writableEnded = true;
+    this.seal('end');
+    this.dropCork();
+    this.engine.submit(Sub.Shutdown, this.id);
+    this.maybeClose();
+    return this;
+  }
+
+  /** Closes at once: queued sends are dropped, in-flight operations cancelled. */
+  destroy(err?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.writableEnded = true;
+    if (this.corkTimer !== null) clearTimeout(this.corkTimer);
+    this.corkTimer = null;
+    this.dropCork();
+    this.releaseBacklog();
+    if (err) {
+      this.hadError = true;
+      this.pendingError = err;
+      process.nextTick(() => this.emitPendingError());
+    }
+    this.submitClose();
+    return this;
+  }
+
+  /** Stops 'data' events (and reading) until `resume()`. */
+  pause(): this {
+    if (!this.paused && !this.destroyed) {
+      this.paused = true;
+      this.engine.submit(Sub.Pause, this.id);
+    }
+    return this;
+  }
+
+  /** Restarts 'data' events; also makes data flow when nobody listens (it is then dropped). */
+  resume(): this {
+    this.flowing = true;
+    if (this.backlog !== null && !this.paused && !this.destroyed) {
+      queueMicrotask(() => this.drainBacklog());
+      return this;
+    }
+    if (this.paused && !this.destroyed) {
+      this.paused = false;
+      if (this.backlog !== null) queueMicrotask(() => this.drainBacklog());
+      else this.engine.submit(Sub.Resume, this.id);
+    }
+    return this;
+  }
+
+  /** Keeps the view passed to the current 'data' callback valid until `release(view)`. */
+  retain(view: Uint8Array): Uint8Array {
+    return this.engine.retain(view);
+  }
+
+  /** Gives a retained view's buffer back to the pool. */
+  release(view: Uint8Array): void {
+    this.engine.release(view);
+  }
+
+  /** Counters of this socket. */
+  stats(): SocketStats {
+    const c = this.counters;
+    return {
+      bytesSent: c.bytesSent,
+      bytesReceived: c.bytesReceived,
+      messagesSent: c.messagesSent,
+      dataEvents: c.dataEvents,
+      flushes: c.flushes,
+      bytesPerFlush: c.flushes === 0 ? 0 : c.flushedBytes / c.flushes,
+      flushReasons: { ...this.reasons },
+      largeSends: c.largeSends,
+      pendingBytes: this.pendingBytes,
+    };
+  }
+
+  /** Bytes accepted by send() that the kernel has not taken yet. */
+  get writableLength(): number {
+    return this.pendingBytes;
+  }
+
+  /** @internal */
+  onEvent(kind: Ev, rec: Int32Array, at: number): void {
+    switch (kind) {
+      case Ev.Data:
+        this.onData(rec[at + 2], rec[at + 3], rec[at + 4], rec[at + 5], rec[at + 6]);
+        break;
+      case Ev.Sent:
+        this.onSent(rec[at + 2] >>> 0);
+        break;
+      case Ev.Connected: {
+        const cb = this.onConnect;
+        this.onConnect = null;
+        cb?.();
+        break;
+      }
+      case Ev.Eof:
+        if (this.backlog !== null) this.eofPending = true;
+        else this.onEof();
+        break;
+      case Ev.Error:
+        this.onError(rec[at + 2], syscallName(rec[at + 3]));
+        break;
+      case Ev.Closed:
+        this.onClosed();
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onData(region: number, offset: number, len: number, lo: number, hi: number): void {
+    const view = new Uint8Array(this.engine.region(region), offset, len);
+    this.counters.bytesReceived += len;
+    if (this.destroyed) {
+      this.engine.submit(Sub.Release, 0, lo, hi);
+      return;
+    }
+    if (this.backlog !== null || this.paused || !this.flowing) {
+      if (this.backlog === null) {
+        this.backlog = [];
+        if (!this.paused) this.engine.submit(Sub.Pause, this.id);
+      }
+      this.backlog.push({ view, lo, hi });
+      return;
+    }
+    this.deliver(view, lo, hi);
+  }
+
+  private deliver(view: Uint8Array, lo: number, hi: number): void {
+    this.counters.dataEvents++;
+    this.engine.lend(view, lo, hi);
+    try {
+      this.emit('data', view);
+    } finally {
+      this.engine.endLend(view);
+    }
+  }
+
+  private drainBacklog(): void {
+    const list = this.backlog;
+    if (list === null || this.paused || !this.flowing) return;
+    this.backlog = null;
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i];
+      if (this.destroyed) {
+        this.engine.submit(Sub.Release, 0, p.lo, p.hi);
+        continue;
+      }
+      this.deliver(p.view, p.lo, p.hi);
+    }
+    if (!this.destroyed) this.engine.submit(Sub.Resume, this.id);
+    if (this.eofPending) {
+      this.eofPending = false;
+      this.onEof();
+    }
+  }
+
+  private releaseBacklog(): void {
+    const list = this.backlog;
+    this.backlog = null;
+    if (list === null) return;
+    for (const p of list) this.engine.submit(Sub.Release, 0, p.lo, p.hi);
+  }
+
+  private onSent(bytes: number): void {
+    this.pendingBytes = Math.max(0, this.pendingBytes - bytes);
+    // Autocork: the flush we were waiting for completed; send what piled up meanwhile.
+    if (this.corkTimer !== null && this.pendingBytes <= this.corkUsed) {
+      this.seal('completion');
+      this.engine.scheduleFlush();
+    }
+    if (this.needDrain && this.pendingBytes < this.highWaterMark / 4) {
+      this.needDrain = false;
+      this.emit('drain');
+    }
+    this.maybeClose();
+  }
+
+  private onEof(): void {
+    if (this.readableEnded) return;
+    this.readableEnded = true;
+    this.emit('end');
+    if (!this.allowHalfOpen && !this.destroyed) this.end();
+    this.maybeClose();
+  }
+
+  private onError(errno: number, syscall: string): void {
+    const peer = this.remote;
+    const err = systemError(errno, syscall, peer?.address, peer?.port);
+    if (this.onConnect !== null) {
+      const cb = this.onConnect;
+      this.onConnect = null;
+      this.destroyed = true;
+      this.submitClose();
+      cb(err);
+      return;
+    }
+    this.destroy(err);
+  }
+
+  /** 'error' is emitted before 'close', like node:net. */
+  private emitPendingError(): void {
+    const err = this.pendingError;
+    if (err === null) return;
+    this.pendingError = null;
+    this.emit('error', err);
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.emitPendingError();
+    this.closed = true;
+    this.destroyed = true;
+    this.releaseBacklog();
+    this.engine.detach(this.id);
+    this.engine.unref();
+    if (this.sealHook !== null) this.engine.offBeforeFlush(this.sealHook);
+    this.emit('close', this.hadError);
+  }
+
+  private maybeClose(): void {
+    if (this.readableEnded && this.writableEnded && this.pendingBytes === 0) this.submitClose();
+  }
+
+  private submitClose(): void {
+    if (this.closeSubmitted) return;
+    this.closeSubmitted = true;
+    this.engine.submit(Sub.Close, this.id);
+  }
+
+  private dropCork(): void {
+    const c = this.cork;
+    if (c === null) return;
+    if (this.corkUsed > 0 && !this.destroyed) {
+      this.seal('end');
+      return;
+    }
+    this.engine.submit(Sub.Drop, 0, c.handleLo, c.handleHi);
+    this.cork = null;
+    this.corkUsed = 0;
+  }
+
+  private assertWritable(): void {
+    if (this.destroyed || this.closed) {
+      throw new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', 'send() on a closed socket');
+    }
+    if (this.writableEnded) {
+      throw new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', 'send() after end()');
+    }
+  }
+}
+
+const encoder = new TextEncoder();

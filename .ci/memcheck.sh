@@ -11,5 +11,5 @@ bins=$(cargo test -p zerosock-ring -p zerosock-pool --no-run --message-format=js
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const l of s.split("\n")){if(!l)continue;const m=JSON.parse(l);if(m.reason==="compiler-artifact"&&m.executable&&m.profile.test)console.log(m.executable)}})')
 for b in $bins; do
   echo "memcheck: $b"
-  ZEROSOCK_RING_STRESS=50000 ZEROSOCK_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite "$b" --test-threads=2 -q
+  ZEROSOCK_RING_STRESS=50000 ZEROSOCK_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite "$b" --test-threads=2 -q
 done

@@ -4,6 +4,15 @@
  */
 import { EventEmitter } from 'node:events';
 import { Engine, Ev, Sub, type EventSink, type PoolSlice } from './engine';
+import {
+  Append,
+  Tick,
+  appendDecision,
+  endOfTick,
+  releasesOnCompletion,
+  type CorkPolicy,
+  type FlushReason,
+} from './cork';
 import { ZerosockError, InvalidArgumentError } from './errors';
 import { systemError } from './system-error';
 import { syscallName } from './engine';
@@ -21,9 +30,7 @@ export interface CorkOptions {
   maxDelayUs?: number;
 }
 
-/** Why corked bytes were flushed (counted in `stats().flushReasons`). */
-export type FlushReason =
-  'full' | 'endOfTick' | 'completion' | 'timer' | 'explicit' | 'largeSend' | 'end';
+export type { FlushReason } from './cork';
 
 /** Options shared by sockets from `connect()` and from a server. */
 export interface SocketOptions {
@@ -68,6 +75,7 @@ export class Socket extends EventEmitter implements EventSink {
   private readonly corkMax: number;
   private readonly corkEnabled: boolean;
   private readonly corkDelayMs: number;
+  private readonly policy: CorkPolicy;
   private corkTimer: NodeJS.Timeout | null = null;
   private readonly highWaterMark: number;
   private readonly allowHalfOpen: boolean;
@@ -126,6 +134,12 @@ export class Socket extends EventEmitter implements EventSink {
     this.corkMax = Math.max(1, Math.min(cork.maxBytes ?? 64 * 1024, 64 * 1024));
     const delayUs = this.corkEnabled ? (cork.maxDelayUs ?? 50) : 0;
     this.corkDelayMs = delayUs > 0 ? Math.max(1, Math.round(delayUs / 1000)) : 0;
+    this.policy = {
+      maxBytes: this.corkMax,
+      maxDelayUs: delayUs,
+      largeSend: LARGE_SEND,
+      enabled: this.corkEnabled,
+    };
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.allowHalfOpen = options.allowHalfOpen ?? false;
     engine.attach(id, this);
@@ -198,7 +212,7 @@ export class Socket extends EventEmitter implements EventSink {
     const n = data.byteLength;
     this.counters.messagesSent++;
     if (n === 0) return this.pendingBytes < this.highWaterMark;
-    if (n >= LARGE_SEND || n > this.corkMax) {
+    if (appendDecision(this.policy, this.corkUsed, n) === Append.Bypass) {
       this.sendLarge(data);
     } else {
       const dst = this.corkRoom(n);
@@ -219,7 +233,8 @@ export class Socket extends EventEmitter implements EventSink {
     }
     const bytes = Buffer.from(s, 'utf8');
     if (bytes.byteLength === 0) return this.pendingBytes < this.highWaterMark;
-    if (bytes.byteLength >= LARGE_SEND || bytes.byteLength > this.corkMax) this.sendLarge(bytes);
+    if (appendDecision(this.policy, this.corkUsed, bytes.byteLength) === Append.Bypass)
+      this.sendLarge(bytes);
     else {
       const dst = this.corkRoom(bytes.byteLength);
       dst.view.set(bytes, this.corkUsed);
@@ -266,9 +281,10 @@ export class Socket extends EventEmitter implements EventSink {
    * hold (autocork) until it completes or `maxDelayUs` passes.
    */
   private endOfTick(): void {
-    if (this.corkUsed === 0) return;
-    const inFlight = this.pendingBytes > this.corkUsed;
-    if (inFlight && this.corkDelayMs > 0 && !this.writableEnded) {
+    const inFlight = this.pendingBytes - this.corkUsed;
+    const tick = endOfTick(this.policy, this.corkUsed, inFlight, this.writableEnded);
+    if (tick === Tick.Idle) return;
+    if (tick === Tick.Hold) {
       this.corkTimer ??= setTimeout(() => {
         this.corkTimer = null;
         if (this.corkUsed > 0 && !this.destroyed) {
@@ -488,7 +504,8 @@ export class Socket extends EventEmitter implements EventSink {
   private onSent(bytes: number): void {
     this.pendingBytes = Math.max(0, this.pendingBytes - bytes);
     // Autocork: the flush we were waiting for completed; send what piled up meanwhile.
-    if (this.corkTimer !== null && this.pendingBytes <= this.corkUsed) {
+    const inFlight = this.pendingBytes - this.corkUsed;
+    if (releasesOnCompletion(this.corkUsed, inFlight, this.corkTimer !== null)) {
       this.seal('completion');
       this.engine.scheduleFlush();
     }

@@ -1,45 +1,59 @@
-//! Auto-cork: coalesce small sends into pool buffers and decide when to flush.
-//! (Grows with the auto-cork issue; see DESIGN.md §2–3.)
+//! Auto-cork (DESIGN.md §2–3): small sends are coalesced into pool buffers and flushed
+//! together, so the peer is not woken per message. The copying happens in JS (no native call
+//! per message); this crate holds the rules — [`CorkPolicy`] — and the flush accounting
+//! ([`CorkStats`]), both tested here without Node and replayed against the JS implementation.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+
+mod policy;
+mod replay;
+mod stats;
+
+pub use policy::{Append, CorkPolicy, Tick};
+pub use replay::{replay, Out, Step};
+pub use stats::CorkStats;
 
 /// Why a cork buffer was flushed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum FlushReason {
-    /// The cork buffer filled up.
+    /// The cork buffer (`maxBytes`) filled up.
     Full,
-    /// `maxBytes` was reached.
-    MaxBytes,
     /// The end of the current tick.
     EndOfTick,
     /// The `maxDelayUs` timer fired.
     Timer,
-    /// An explicit `flush()` or `end()`.
+    /// An explicit `flush()` (or `cork: false`).
     Explicit,
     /// A large send flushed what was corked before it, to keep order.
     LargeSend,
+    /// The in-flight flush this socket waited for completed.
+    Completion,
+    /// `end()` sealed what was corked before FIN.
+    End,
 }
 
 impl FlushReason {
     /// Every reason, in stats order.
-    pub const ALL: [FlushReason; 6] = [
+    pub const ALL: [FlushReason; 7] = [
         FlushReason::Full,
-        FlushReason::MaxBytes,
         FlushReason::EndOfTick,
         FlushReason::Timer,
         FlushReason::Explicit,
         FlushReason::LargeSend,
+        FlushReason::Completion,
+        FlushReason::End,
     ];
 
     /// The name used in `sock.stats().flushReasons`.
     pub fn as_str(self) -> &'static str {
         match self {
             FlushReason::Full => "full",
-            FlushReason::MaxBytes => "maxBytes",
             FlushReason::EndOfTick => "endOfTick",
             FlushReason::Timer => "timer",
             FlushReason::Explicit => "explicit",
             FlushReason::LargeSend => "largeSend",
+            FlushReason::Completion => "completion",
+            FlushReason::End => "end",
         }
     }
 }

@@ -5,6 +5,7 @@
 // napi items are only registered in the cdylib build, so the unit-test build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod cork;
 mod engine;
 mod errors;
 mod pool;

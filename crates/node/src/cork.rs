@@ -42,7 +42,10 @@ pub fn cork_replay(policy: CorkPolicyOptions, steps: Int32Array) -> Result<Int32
     for o in out {
         match o {
             Out::Flush(reason, bytes) => {
-                let i = FlushReason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+                let i = FlushReason::ALL
+                    .iter()
+                    .position(|r| *r == reason)
+                    .unwrap_or(0);
                 flat.extend([i as i32, bytes as i32]);
             }
             Out::Direct(bytes) => flat.extend([-1, bytes as i32]),

@@ -134,6 +134,17 @@ export declare class NativeEngine {
    * socket is writable); order is kept with earlier flushed records.
    */
   sendCopy(id: number, data: Uint8Array): void
+  /**
+   * Lends the memory of `data` to the next `SEND_ZC` record (region -1, offset = the returned
+   * token). JS must keep `data` referenced (and not detach its buffer) until the send's
+   * `ZC_DONE` or the socket's `CLOSED`: the kernel reads it in place.
+   */
+  pinZeroCopy(data: Uint8Array): number
+  /**
+   * The `ArrayBuffer` over the bytes of a `MAPPED` event (its release token). Read-only
+   * memory: writing to it kills the process. Detached (empty) once released.
+   */
+  mappedBuffer(token: number): ArrayBuffer
   /** Bytes queued on a socket and not yet handed to the kernel. */
   queuedBytes(id: number): number
   /** Engine counters (syscalls, SQEs, CQEs, bytes, copy-breaks, …) and pool counters. */
@@ -164,6 +175,20 @@ export interface AddressInfo {
   /** The port. */
   port: number
 }
+
+/** Cork settings for `corkReplay`. */
+export interface CorkPolicyOptions {
+  maxBytes: number
+  maxDelayUs: number
+  largeSend: number
+  enabled: boolean
+}
+
+/**
+ * Replays `[op, arg]` steps (1 send, 2 flush, 3 end of tick, 4 complete, 5 timer, 6 end);
+ * returns `[reasonIndex, bytes]` pairs (-1 = sent directly).
+ */
+export declare function corkReplay(policy: CorkPolicyOptions, steps: Int32Array): Int32Array
 
 /** Engine options from JS. */
 export interface EngineOptions {
@@ -342,6 +367,23 @@ export interface Stats {
   poolAcquired: number
   poolReleased: number
   failedRecords: number
+  zerocopySends: number
+  zerocopyBytes: number
+  zerocopyCopiedBytes: number
+  zerocopyCopiedSends: number
+  zerocopyDoneSends: number
+  zerocopyFallbackSends: number
+  zcWrites: number
+  zcNotifications: number
+  zcDoneEvents: number
+  zcEnobufs: number
+  zcLeakedSends: number
+  recvMappedBytes: number
+  recvCopiedBytes: number
+  zcRecvCalls: number
+  zcRecvFallbacks: number
+  /** Zerocopy sends completed per kernel notification. */
+  zerocopySendsPerNotification: number
 }
 
 /** The system call names error records refer to by index. */

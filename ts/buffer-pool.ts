@@ -18,6 +18,7 @@
 import { native } from './native';
 import { fromNative, InvalidArgumentError, ZerosockError } from './errors';
 import type { NativeBufferPool } from './binding';
+import { assertNotInFlight } from './zerocopy';
 
 /** Options of {@link BufferPool}. */
 export interface BufferPoolOptions {
@@ -356,10 +357,12 @@ export class BufferPool {
    * no pool lent (a plain `Uint8Array`, a `Buffer`, a subarray or copy of a lent view) or that
    * another pool lent, and `ERR_ZEROSOCK_BUFFER_RELEASED` for a view this pool lent that is not
    * lent any more (released or transferred already, or a stale view of a buffer lent again
-   * since). A refused call changes nothing.
+   * since), `ERR_ZEROSOCK_BUFFER_IN_FLIGHT` while a zerocopy send of it has not completed. A
+   * refused call changes nothing.
    */
   release(view: Uint8Array): void {
     const index = this.lentIndex(view, 'released');
+    assertNotInFlight(view, 'released');
     if (this.fromTokens[index] !== 0) {
       this.releaseReceived(index);
     } else {
@@ -384,6 +387,7 @@ export class BufferPool {
    */
   transfer(view: Uint8Array): BufferToken {
     const index = this.lentIndex(view, 'transferred');
+    assertNotInFlight(view, 'transferred');
     const poolId = this.poolId;
     const generation = this.gens[index];
     try {

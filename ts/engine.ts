@@ -8,6 +8,14 @@ import { native } from './native';
 import { callNative, ZerosockError } from './errors';
 import type { NativeEngine } from './binding';
 
+/**
+ * Flushes that may walk their completions inline between two event-loop dispatches. Past it,
+ * flushes only submit and completions arrive through the loop: on loopback, completions
+ * answered by callbacks (a writer awaiting 'drain', an echo) otherwise chain flush after
+ * flush in microtasks, and timers and other I/O never run again.
+ */
+const MAX_INLINE_ROUNDS = 16;
+
 /** Ints per record (both directions). Keep in sync with crates/node/src/records.rs. */
 export const RECORD_INTS = 8;
 const REPLY_INTS = RECORD_INTS;
@@ -21,6 +29,10 @@ export const enum Ev {
   Eof = 5,
   Error = 6,
   Closed = 7,
+  /** `[8, socket, first, last, copied]`: zerocopy sends first..=last completed. */
+  ZcDone = 8,
+  /** `[9, socket, window, chunk, len, token, 0]`: zerocopy receive mapped `len` bytes. */
+  Mapped = 9,
 }
 
 /** Submission kinds (JS → native). */
@@ -32,6 +44,10 @@ export const enum Sub {
   Pause = 5,
   Resume = 6,
   Drop = 7,
+  /** `[8, socket, region (-1: pinned), offset (pin token), len]`: zerocopy send. */
+  SendZc = 8,
+  /** `[9, socket, on]`: zerocopy receive on/off. */
+  ZcRecv = 9,
 }
 
 /** What a socket or listener implements to receive its events. */
@@ -70,6 +86,8 @@ export class Engine {
   private refs = 0;
   private pendingErrors: unknown[] = [];
   private walking = false;
+  /** Inline-collecting flushes since the last dispatch from the event loop. */
+  private inlineRounds = 0;
   private readonly eventCapacity: number;
   /** The view being delivered in a 'data' callback right now, and its buffer handle. */
   private current: Uint8Array | null = null;
@@ -215,7 +233,21 @@ export class Engine {
       this.flushRecords(false);
       return;
     }
-    this.drain(this.flushRecords(true));
+    this.drain(this.flushRecords(this.mayCollect()));
+  }
+
+  /** Whether the next flush may collect completions inline (see MAX_INLINE_ROUNDS). */
+  private mayCollect(): boolean {
+    return ++this.inlineRounds <= MAX_INLINE_ROUNDS;
+  }
+
+  /**
+   * Submits the queued records now (keeping their order before a direct native call) without
+   * walking completions: the caller is on a user's stack (e.g. inside `send()`), where no
+   * callback may run and completions must not keep a `while (send())` loop going forever.
+   */
+  submitQueued(): void {
+    if (this.submitCount > 0) this.flushRecords(false);
   }
 
   private runBeforeFlush(): void {
@@ -234,6 +266,7 @@ export class Engine {
 
   /** Called by native from the event loop with `count` event records. */
   private dispatch(count: number): void {
+    this.inlineRounds = 0; // the event loop had its turn
     this.drain(count);
   }
 
@@ -244,15 +277,22 @@ export class Engine {
    */
   private drain(count: number): void {
     let n = count;
-    while (n > 0) {
-      this.walk(n);
-      if (n === this.eventCapacity) n = this.native.takePending();
-      else n = 0;
-      if (n === 0 && (this.submitCount > 0 || this.beforeFlush.size > 0)) {
-        this.flushQueued = false;
-        this.runBeforeFlush();
-        n = this.flushRecords(true);
+    // Records that callbacks queue during the walks are submitted right here, so they need no
+    // end-of-tick flush: queueing one per walk kept the microtask queue from ever emptying.
+    const queued = this.flushQueued;
+    this.flushQueued = true;
+    try {
+      while (n > 0) {
+        this.walk(n);
+        if (n === this.eventCapacity) n = this.native.takePending();
+        else n = 0;
+        if (n === 0 && (this.submitCount > 0 || this.beforeFlush.size > 0)) {
+          this.runBeforeFlush();
+          n = this.flushRecords(this.mayCollect());
+        }
       }
+    } finally {
+      this.flushQueued = queued;
     }
     if (this.pendingErrors.length > 0) {
       const errors = this.pendingErrors;
@@ -273,7 +313,8 @@ export class Engine {
         const sink = this.sinks.get(rec[at + 1]);
         if (sink === undefined) {
           // A late event for a socket JS already forgot: give buffers back.
-          if (rec[at] === Ev.Data) this.submit(Sub.Release, 0, rec[at + 5], rec[at + 6]);
+          if (rec[at] === Ev.Data || rec[at] === Ev.Mapped)
+            this.submit(Sub.Release, 0, rec[at + 5], rec[at + 6]);
           continue;
         }
         try {

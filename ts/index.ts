@@ -13,6 +13,8 @@ export { connect } from './connect';
 export type { ConnectOptions } from './connect';
 export { Socket } from './socket';
 export type { SocketOptions, SocketStats, CorkOptions } from './socket';
+export { DEFAULT_ZEROCOPY_THRESHOLD } from './zerocopy';
+export type { ZeroCopyResult, ZeroCopySendOptions, ZeroCopyStats } from './zerocopy';
 export type { SystemError } from './system-error';
 export { SpscRing } from './spsc-ring';
 export {
@@ -24,3 +26,17 @@ export {
 export { stats } from './engine';
 export type { EngineStats } from './engine';
 export type { RingMemory, RingVisitor, RingErrorCode } from './spsc-ring';
+export { SocketDuplex } from './duplex';
+export type { DuplexOptions } from './duplex';
+export { createHttpServer, HttpServer, http } from './http';
+export type { HttpServerOptions, HttpCloseOptions, RequestListener } from './http';
+export { startWorkers, serveInWorker, workerIndex, WorkerStartError } from './cluster';
+export type {
+  StartWorkersOptions,
+  WorkerGroup,
+  WorkerInfo,
+  WorkerCloseReport,
+  GroupCloseOptions,
+  Closable,
+  ServeInWorkerOptions,
+} from './cluster';

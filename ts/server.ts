@@ -82,6 +82,7 @@ export class Server extends EventEmitter implements EventSink {
     this.engine = engine;
     this.id = id;
     engine.attach(id, this);
+    engine.scheduleFlush(); // submit the accept now: nothing else may enter the kernel soon
     if (this.referenced) engine.ref();
     this.listening = true;
     opts.signal?.addEventListener('abort', () => void this.close(), { once: true });

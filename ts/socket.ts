@@ -16,6 +16,15 @@ import {
 import { ZerosockError, InvalidArgumentError } from './errors';
 import { systemError } from './system-error';
 import { syscallName } from './engine';
+import {
+  ZeroCopy,
+  assertNotInFlight,
+  emptyZeroCopyStats,
+  type ZeroCopyResult,
+  type ZeroCopySendOptions,
+  type ZeroCopyStats,
+} from './zerocopy';
+import { SocketDuplex, type DuplexOptions } from './duplex';
 
 /** Auto-cork settings (DESIGN.md §2). */
 export interface CorkOptions {
@@ -40,6 +49,13 @@ export interface SocketOptions {
   highWaterMark?: number;
   /** Keep the writable side open after the peer's FIN (default false, like node:net). */
   allowHalfOpen?: boolean;
+  /** `sendZeroCopy()` below this many bytes becomes a corked copy (default 16 KiB). */
+  zerocopyThreshold?: number;
+  /**
+   * Receive by mapping pages (TCP_ZEROCOPY_RECEIVE, epoll backend): mapped 'data' views are
+   * READ-ONLY memory — writing to one kills the process. See ts/zerocopy.ts. Default false.
+   */
+  zerocopyReceive?: boolean;
 }
 
 /** Counters of one socket. */
@@ -53,6 +69,8 @@ export interface SocketStats {
   flushReasons: Record<FlushReason, number>;
   largeSends: number;
   pendingBytes: number;
+  /** Zerocopy send / receive counters. */
+  zerocopy: ZeroCopyStats;
 }
 
 /** Bytes at or above which `send()` bypasses the cork buffer. */
@@ -78,7 +96,10 @@ export class Socket extends EventEmitter implements EventSink {
   private readonly policy: CorkPolicy;
   private corkTimer: NodeJS.Timeout | null = null;
   private readonly highWaterMark: number;
-  private readonly allowHalfOpen: boolean;
+  private allowHalfOpen: boolean;
+  private duplex: SocketDuplex | null = null;
+  private zc: ZeroCopy | null = null;
+  private readonly zcThreshold: number | undefined;
   private cork: PoolSlice | null = null;
   private corkUsed = 0;
   private corkMessages = 0;
@@ -92,6 +113,7 @@ export class Socket extends EventEmitter implements EventSink {
   private eofPending = false;
   private closeSubmitted = false;
   private closed = false;
+  private finishEmitted = false;
   private hadError = false;
   private pendingError: Error | null = null;
   private local?: { address: string; family: string; port: number };
@@ -142,6 +164,11 @@ export class Socket extends EventEmitter implements EventSink {
     };
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.allowHalfOpen = options.allowHalfOpen ?? false;
+    this.zcThreshold = options.zerocopyThreshold;
+    if (options.zerocopyReceive === true) {
+      this.zeroCopy().receive = true;
+      engine.submit(Sub.ZcRecv, id, 1);
+    }
     engine.attach(id, this);
     engine.ref();
     this.on('newListener', (name) => {
@@ -316,13 +343,48 @@ export class Socket extends EventEmitter implements EventSink {
 
   private sendLarge(data: Uint8Array): void {
     this.seal('largeSend');
-    this.engine.flush();
+    // Submit (order) but don't walk completions here: user callbacks would run inside send(),
+    // and on io_uring a `while (sock.send(big))` loop would never see `false` (it starved the
+    // event loop), and a reset delivered here made the sendCopy below fail as INTERNAL.
+    this.engine.submitQueued();
     this.counters.largeSends++;
     try {
       this.engine.native.sendCopy(this.id, data);
+      // What the direct write left over is queued: submit it with this tick's flush.
+      this.engine.scheduleFlush();
     } catch (err) {
-      throw new ZerosockError('ERR_ZEROSOCK_INTERNAL', (err as Error).message, { cause: err });
+      const message = (err as Error).message;
+      // The engine already saw this socket fail (peer reset) and its 'error' event is further
+      // on in the batch being walked: drop the bytes, as a corked send's record would be.
+      if (message.startsWith('ERR_ZEROSOCK_SOCKET_CLOSED')) return;
+      throw new ZerosockError('ERR_ZEROSOCK_INTERNAL', message, { cause: err });
     }
+  }
+
+  /**
+   * Sends `buf` without copying it: the kernel reads it in place, and the promise resolves
+   * once the kernel let go of it, with `copied: true` if it copied after all (on loopback it
+   * usually does). Keep `buf` unchanged until then. Below `zerocopyThreshold` bytes it is a
+   * corked copy (`copied: true`). With `{ id: true }` returns the send id instead and reports
+   * completions only as `'zerocopy'` events `(firstId, lastId, copied, err?)`. Pending sends
+   * are rejected with `ERR_ZEROSOCK_SOCKET_CLOSED` when the socket closes first. See
+   * ts/zerocopy.ts.
+   */
+  sendZeroCopy(buf: Uint8Array, opts: ZeroCopySendOptions & { id: true }): number;
+  sendZeroCopy(buf: Uint8Array, opts?: ZeroCopySendOptions): Promise<ZeroCopyResult>;
+  sendZeroCopy(buf: Uint8Array, opts?: ZeroCopySendOptions): Promise<ZeroCopyResult> | number {
+    return this.zeroCopy().send(buf, opts);
+  }
+
+  private zeroCopy(): ZeroCopy {
+    return (this.zc ??= new ZeroCopy(this, this.zcThreshold));
+  }
+
+  /** @internal Corked bytes go first; `n` zerocopy bytes now wait for the kernel. */
+  beforeZeroCopy(n: number): void {
+    this.seal('largeSend');
+    this.pendingBytes += n;
+    this.counters.bytesSent += n;
   }
 
   /** Sends what is corked now instead of at the end of the tick. */
@@ -386,6 +448,19 @@ export class Socket extends EventEmitter implements EventSink {
     return this;
   }
 
+  /**
+   * This socket as a `stream.Duplex` (a {@link SocketDuplex}, shaped like `net.Socket`) for
+   * node:http and other stream users; received bytes are copied out of pool memory. The
+   * duplex owns the socket from now on; calling again returns the same one.
+   */
+  toDuplex(options: DuplexOptions = {}): SocketDuplex {
+    if (this.duplex !== null) return this.duplex;
+    const allowHalfOpen = options.allowHalfOpen ?? this.allowHalfOpen;
+    this.allowHalfOpen = true; // the duplex decides about half-open now
+    this.duplex = new SocketDuplex(this, { ...options, allowHalfOpen });
+    return this.duplex;
+  }
+
   /** Keeps the view passed to the current 'data' callback valid until `release(view)`. */
   retain(view: Uint8Array): Uint8Array {
     return this.engine.retain(view);
@@ -393,6 +468,7 @@ export class Socket extends EventEmitter implements EventSink {
 
   /** Gives a retained view's buffer back to the pool. */
   release(view: Uint8Array): void {
+    assertNotInFlight(view, 'released');
     this.engine.release(view);
   }
 
@@ -409,6 +485,7 @@ export class Socket extends EventEmitter implements EventSink {
       flushReasons: { ...this.reasons },
       largeSends: c.largeSends,
       pendingBytes: this.pendingBytes,
+      zerocopy: this.zc?.stats() ?? emptyZeroCopyStats(),
     };
   }
 
@@ -442,14 +519,24 @@ export class Socket extends EventEmitter implements EventSink {
       case Ev.Closed:
         this.onClosed();
         break;
+      case Ev.ZcDone:
+        this.zc?.onDone(rec[at + 2] >>> 0, rec[at + 3] >>> 0, rec[at + 4] !== 0);
+        break;
+      case Ev.Mapped:
+        this.onView(this.zeroCopy().mappedView(rec[at + 5], rec[at + 4]), rec[at + 5], 0);
+        break;
       default:
         break;
     }
   }
 
   private onData(region: number, offset: number, len: number, lo: number, hi: number): void {
-    const view = new Uint8Array(this.engine.region(region), offset, len);
-    this.counters.bytesReceived += len;
+    if (this.zc?.receive) this.zc.countCopied(len);
+    this.onView(new Uint8Array(this.engine.region(region), offset, len), lo, hi);
+  }
+
+  private onView(view: Uint8Array, lo: number, hi: number): void {
+    this.counters.bytesReceived += view.byteLength;
     if (this.destroyed) {
       this.engine.submit(Sub.Release, 0, lo, hi);
       return;
@@ -484,6 +571,13 @@ export class Socket extends EventEmitter implements EventSink {
       if (this.destroyed) {
         this.engine.submit(Sub.Release, 0, p.lo, p.hi);
         continue;
+      }
+      if (this.paused) {
+        // pause() from a 'data' callback: the rest waits for resume(), as in a node stream
+        // (reading stays paused; anything that arrived meanwhile queues behind it).
+        const rest = list.slice(i);
+        this.backlog = this.backlog === null ? rest : rest.concat(this.backlog);
+        return;
       }
       this.deliver(p.view, p.lo, p.hi);
     }
@@ -552,6 +646,7 @@ export class Socket extends EventEmitter implements EventSink {
     this.closed = true;
     this.destroyed = true;
     this.releaseBacklog();
+    this.zc?.onClosed();
     this.engine.detach(this.id);
     this.engine.unref();
     if (this.sealHook !== null) this.engine.offBeforeFlush(this.sealHook);
@@ -559,6 +654,11 @@ export class Socket extends EventEmitter implements EventSink {
   }
 
   private maybeClose(): void {
+    if (this.writableEnded && this.pendingBytes === 0 && !this.finishEmitted && !this.destroyed) {
+      // 'finish': after end(), every byte reached the kernel (the FIN follows), like net's.
+      this.finishEmitted = true;
+      process.nextTick(() => this.emit('finish'));
+    }
     if (this.readableEnded && this.writableEnded && this.pendingBytes === 0) this.submitClose();
   }
 

@@ -55,6 +55,9 @@ struct State {
     scratch: Vec<Event>,
     pending: std::collections::VecDeque<Event>,
     failed_records: u64,
+    /// JS memory named by the next SEND_ZC records, and receive chunks lent to JS.
+    pins: crate::zerocopy::Pins,
+    lends: crate::zerocopy::MappedLends,
 }
 
 impl State {
@@ -131,6 +134,12 @@ impl State {
         for i in 0..n {
             let ev = self.pending.pop_front().expect("counted above");
             records::encode(&ev, &|h, off| self.locate(h, off), &mut rec);
+            if let Event::Mapped {
+                window, chunk, len, ..
+            } = ev
+            {
+                rec[5] = self.lends.lend(window, chunk, len);
+            }
             self.events.write(i * RECORD_INTS, &rec);
         }
         n
@@ -234,6 +243,8 @@ impl NativeEngine {
                 scratch: Vec::with_capacity(EVENT_RECORDS),
                 pending: std::collections::VecDeque::with_capacity(EVENT_RECORDS),
                 failed_records: 0,
+                pins: Default::default(),
+                lends: Default::default(),
             })),
             watcher: None,
             js: None,
@@ -342,7 +353,14 @@ impl NativeEngine {
     pub fn listen(&self, host: String, port: u32, backlog: u32, reuse_port: bool) -> Result<u32> {
         let addr = parse_addr(&host, port)?;
         let mut st = self.state.borrow_mut();
-        st.engine.listen(addr, backlog, reuse_port).map_err(to_napi)
+        let id = st
+            .engine
+            .listen(addr, backlog, reuse_port)
+            .map_err(to_napi)?;
+        // The multishot accept is queued: hand it to the kernel now (a process that only
+        // listens has nothing else that would submit it).
+        st.engine.submit().map_err(to_napi)?;
+        Ok(id)
     }
 
     /// Starts connecting to `host:port` (an IP address); `CONNECTED` or `ERROR` follows.
@@ -391,6 +409,7 @@ impl NativeEngine {
     /// skipped (counted in `stats().failedRecords`).
     #[napi]
     pub fn flush(&self, count: u32, collect: bool) -> Result<u32> {
+        let js_env = self.js.as_ref().map(|j| j.env);
         let mut guard = self.state.borrow_mut();
         let st = &mut *guard;
         let count = (count as usize).min(SUBMIT_RECORDS);
@@ -401,7 +420,13 @@ impl NativeEngine {
             let h = records::handle_from_ints(r[2], r[3]);
             let ok = match r[0] {
                 records::submit::SEND => st.engine.send(sock, h, r[4] as u32, r[5] as u32).is_ok(),
+                // SAFETY: `js_env` is the env of this engine's JS thread (set by `start`).
+                records::submit::RELEASE if r[3] == 0 => unsafe {
+                    st.lends.release(js_env, &mut st.engine, r[2] as u32)
+                },
                 records::submit::RELEASE => st.engine.release_recv(h).is_ok(),
+                records::submit::SEND_ZC => send_zc_record(st, sock, r[2], r[3], r[4] as u32),
+                records::submit::ZC_RECV => st.engine.set_zerocopy_receive(sock, r[2] != 0).is_ok(),
                 records::submit::DROP => st.js_pool.release(h).is_ok(),
                 records::submit::SHUTDOWN => st.engine.shutdown_write(sock).is_ok(),
                 records::submit::CLOSE => st.engine.close(sock).is_ok(),
@@ -441,6 +466,25 @@ impl NativeEngine {
         st.engine.send_copy(id, &data).map_err(to_napi)
     }
 
+    /// Lends the memory of `data` to the next `SEND_ZC` record (region -1, offset = the returned
+    /// token). JS must keep `data` referenced (and not detach its buffer) until the send's
+    /// `ZC_DONE` or the socket's `CLOSED`: the kernel reads it in place.
+    #[napi]
+    pub fn pin_zero_copy(&self, data: Uint8ArraySlice) -> u32 {
+        let mut st = self.state.borrow_mut();
+        st.pins.pin(data.as_ptr(), data.len() as u32)
+    }
+
+    /// The `ArrayBuffer` over the bytes of a `MAPPED` event (its release token). Read-only
+    /// memory: writing to it kills the process. Detached (empty) once released.
+    #[napi(ts_return_type = "ArrayBuffer")]
+    pub fn mapped_buffer(&self, env: Env, token: u32) -> Result<crate::zerocopy::RawValue> {
+        let mut guard = self.state.borrow_mut();
+        let st = &mut *guard;
+        // SAFETY: `env` is this call's env, on the engine's JS thread.
+        unsafe { st.lends.buffer(env.raw(), &st.engine, token) }
+    }
+
     /// Bytes queued on a socket and not yet handed to the kernel.
     #[napi]
     pub fn queued_bytes(&self, id: u32) -> f64 {
@@ -467,6 +511,29 @@ impl NativeEngine {
             }
         }
     }
+}
+
+/// A `SEND_ZC` record: pool memory (`region`, byte `offset`) or, for region -1, the JS memory
+/// pinned under token `offset`. Its send id is the socket's next one (JS counts along).
+fn send_zc_record(st: &mut State, sock: u32, region: i32, offset: i32, len: u32) -> bool {
+    let ptr = if region < 0 {
+        match st.pins.take(offset as u32) {
+            Some((ptr, pinned)) if pinned == len => ptr,
+            _ => return false,
+        }
+    } else {
+        st.refresh_regions();
+        match st.regions.get(region as usize) {
+            Some(r) if offset >= 0 && offset as usize + len as usize <= r.len => {
+                // SAFETY: offset + len is inside the region (checked above).
+                unsafe { r.base.add(offset as usize) as *const u8 }
+            }
+            _ => return false,
+        }
+    };
+    // SAFETY: pool regions stay mapped while the engine's pool lives; pinned JS memory is kept
+    // referenced by JS until this send's completion or the socket's close (see pin_zero_copy).
+    unsafe { st.engine.send_zerocopy_pinned(sock, ptr, len) }.is_ok()
 }
 
 /// The system call names error records refer to by index.
@@ -501,6 +568,23 @@ mod serde_like {
         pub pool_acquired: f64,
         pub pool_released: f64,
         pub failed_records: f64,
+        pub zerocopy_sends: f64,
+        pub zerocopy_bytes: f64,
+        pub zerocopy_copied_bytes: f64,
+        pub zerocopy_copied_sends: f64,
+        pub zerocopy_done_sends: f64,
+        pub zerocopy_fallback_sends: f64,
+        pub zc_writes: f64,
+        pub zc_notifications: f64,
+        pub zc_done_events: f64,
+        pub zc_enobufs: f64,
+        pub zc_leaked_sends: f64,
+        pub recv_mapped_bytes: f64,
+        pub recv_copied_bytes: f64,
+        pub zc_recv_calls: f64,
+        pub zc_recv_fallbacks: f64,
+        /// Zerocopy sends completed per kernel notification.
+        pub zerocopy_sends_per_notification: f64,
     }
 
     impl Stats {
@@ -529,6 +613,26 @@ mod serde_like {
                 pool_acquired: p.acquired as f64,
                 pool_released: p.released as f64,
                 failed_records: failed_records as f64,
+                zerocopy_sends: e.zerocopy_sends as f64,
+                zerocopy_bytes: e.zerocopy_bytes as f64,
+                zerocopy_copied_bytes: e.zerocopy_copied_bytes as f64,
+                zerocopy_copied_sends: e.zerocopy_copied_sends as f64,
+                zerocopy_done_sends: e.zerocopy_done_sends as f64,
+                zerocopy_fallback_sends: e.zerocopy_fallback_sends as f64,
+                zc_writes: e.zc_writes as f64,
+                zc_notifications: e.zc_notifications as f64,
+                zc_done_events: e.zc_done_events as f64,
+                zc_enobufs: e.zc_enobufs as f64,
+                zc_leaked_sends: e.zc_leaked_sends as f64,
+                recv_mapped_bytes: e.recv_mapped_bytes as f64,
+                recv_copied_bytes: e.recv_copied_bytes as f64,
+                zc_recv_calls: e.zc_recv_calls as f64,
+                zc_recv_fallbacks: e.zc_recv_fallbacks as f64,
+                zerocopy_sends_per_notification: if e.zc_notifications == 0 {
+                    0.0
+                } else {
+                    e.zerocopy_done_sends as f64 / e.zc_notifications as f64
+                },
             }
         }
     }

@@ -14,3 +14,4 @@ mod records;
 mod ring;
 mod shared_mem;
 mod uv;
+mod zerocopy;

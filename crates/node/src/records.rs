@@ -16,6 +16,11 @@ pub mod event {
     pub const EOF: i32 = 5;
     pub const ERROR: i32 = 6;
     pub const CLOSED: i32 = 7;
+    /// `[ZC_DONE, socket, first, last, copied]`: zerocopy sends `first..=last` finished.
+    pub const ZC_DONE: i32 = 8;
+    /// `[MAPPED, socket, window, chunk, len, token, 0]`: zerocopy receive mapped `len` bytes;
+    /// give them back with `[RELEASE, 0, token, 0]` (handle hi 0 never names a pool buffer).
+    pub const MAPPED: i32 = 9;
 }
 
 /// Submission kinds (JS → native).
@@ -34,6 +39,11 @@ pub mod submit {
     pub const RESUME: i32 = 6;
     /// `[DROP, 0, handleLo, handleHi]`: give back an unused cork buffer.
     pub const DROP: i32 = 7;
+    /// `[SEND_ZC, socket, region, offset, len]`: zerocopy send of pool memory (region id and
+    /// byte offset in it); its send id is the socket's next one.
+    pub const SEND_ZC: i32 = 8;
+    /// `[ZC_RECV, socket, on]`: zerocopy receive on/off (a listener: for what it accepts).
+    pub const ZC_RECV: i32 = 9;
 }
 
 /// Splits a handle into the two ints JS carries.
@@ -142,6 +152,41 @@ pub fn encode(ev: &Event, locate: Locate<'_>, out: &mut [i32; RECORD_INTS]) {
             ]
         }
         Event::Closed { socket } => out[..2].copy_from_slice(&[event::CLOSED, socket as i32]),
+        Event::ZeroCopyDone {
+            socket,
+            first,
+            last,
+            copied,
+        } => {
+            *out = [
+                event::ZC_DONE,
+                socket as i32,
+                first as i32,
+                last as i32,
+                i32::from(copied),
+                0,
+                0,
+                0,
+            ]
+        }
+        Event::Mapped {
+            socket,
+            window,
+            chunk,
+            len,
+        } => {
+            // The binding fills in the release token (int 5).
+            *out = [
+                event::MAPPED,
+                socket as i32,
+                window as i32,
+                chunk as i32,
+                len as i32,
+                0,
+                0,
+                0,
+            ]
+        }
     }
 }
 
@@ -154,6 +199,27 @@ mod tests {
         let h = BufHandle::new(1, 12345, 0xfedc_ba98);
         let (lo, hi) = handle_ints(h);
         assert_eq!(handle_from_ints(lo, hi), h);
+    }
+
+    #[test]
+    fn zerocopy_events_encode() {
+        let mut out = [0; RECORD_INTS];
+        let ev = Event::ZeroCopyDone {
+            socket: 7,
+            first: u32::MAX,
+            last: u32::MAX,
+            copied: true,
+        };
+        encode(&ev, &|_, _| (0, 0), &mut out);
+        assert_eq!(out, [event::ZC_DONE, 7, -1, -1, 1, 0, 0, 0]);
+        let ev = Event::Mapped {
+            socket: 7,
+            window: 3,
+            chunk: 2,
+            len: 8192,
+        };
+        encode(&ev, &|_, _| (0, 0), &mut out);
+        assert_eq!(out, [event::MAPPED, 7, 3, 2, 8192, 0, 0, 0]);
     }
 
     #[test]

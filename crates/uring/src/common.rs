@@ -62,3 +62,22 @@ pub(crate) fn direct_send(fd: std::os::fd::RawFd, data: &[u8]) -> usize {
     };
     rc.max(0) as usize
 }
+
+/// The address of `offset` in pool buffer `buf`, checking that `offset + len` fits.
+/// Errors: `Pool` (stale handle), `InvalidArgument` (past the end).
+pub(crate) fn checked_range(
+    bufs: &Buffers,
+    buf: BufHandle,
+    offset: u32,
+    len: u32,
+) -> Result<*const u8, crate::EngineError> {
+    let cap = bufs.size_of_class(buf.class());
+    let base = bufs.ptr(buf)?;
+    if offset as usize + len as usize > cap {
+        return Err(crate::EngineError::InvalidArgument(
+            "offset + len is past the buffer's end",
+        ));
+    }
+    // SAFETY: offset + len <= the buffer's size, checked above.
+    Ok(unsafe { base.add(offset as usize) })
+}

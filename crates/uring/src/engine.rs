@@ -7,6 +7,7 @@ use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
 use crate::slab::SocketId;
 use crate::uring::UringEngine;
+use crate::zerocopy::recv::MappedMemory;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::Duration;
@@ -126,6 +127,65 @@ impl Engine {
     /// exhausted (what was copied before stays queued).
     pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
         dispatch!(mut self, e => e.send_copy(id, data))
+    }
+
+    /// Queues a zerocopy send of `len` bytes at `offset` of pool buffer `buf`, in order with
+    /// the socket's other sends; returns its send id (per socket, consecutive from 0). The
+    /// kernel reads the buffer in place (io_uring SEND_ZC with usage reporting; epoll
+    /// MSG_ZEROCOPY). On success the engine owns `buf` and releases it after the kernel's
+    /// notification — reported as [`Event::ZeroCopyDone`] — or after `Closed`.
+    ///
+    /// Errors: as [`send`](Engine::send), plus `InvalidArgument` for `len == 0`.
+    pub fn send_zerocopy(
+        &mut self,
+        id: SocketId,
+        buf: BufHandle,
+        offset: u32,
+        len: u32,
+    ) -> Result<u32, EngineError> {
+        dispatch!(mut self, e => e.send_zerocopy(id, buf, offset, len))
+    }
+
+    /// Like [`send_zerocopy`](Engine::send_zerocopy) for memory the caller pins itself.
+    ///
+    /// # Safety
+    /// `ptr..ptr + len` must stay valid (mapped; its contents are what gets sent) until the
+    /// [`Event::ZeroCopyDone`] naming the returned id, or the socket's [`Event::Closed`].
+    /// The engine never dereferences it; the kernel reads it.
+    pub unsafe fn send_zerocopy_pinned(
+        &mut self,
+        id: SocketId,
+        ptr: *const u8,
+        len: u32,
+    ) -> Result<u32, EngineError> {
+        dispatch!(mut self, e => e.send_zerocopy_src(id, None, ptr, len))
+    }
+
+    /// Turns zerocopy receive (TCP_ZEROCOPY_RECEIVE) on or off for a socket, or for the
+    /// connections a listener accepts from now on. Returns whether the mapped path is active:
+    /// on the epoll backend received pages then arrive as [`Event::Mapped`] and stragglers
+    /// through a copy buffer as [`Event::Data`]; the io_uring backend keeps its normal
+    /// receive path (returns false; counted in `zc_recv_fallbacks`). Either way the socket's
+    /// bytes are counted in `recv_mapped_bytes` / `recv_copied_bytes`.
+    ///
+    /// Errors: `BadSocket`, `SocketClosed`.
+    pub fn set_zerocopy_receive(&mut self, id: SocketId, on: bool) -> Result<bool, EngineError> {
+        dispatch!(mut self, e => e.set_zerocopy_receive(id, on))
+    }
+
+    /// Gives back chunk `chunk` of receive window `window` (from [`Event::Mapped`]). Every
+    /// view of it must be gone: its pages are unmapped.
+    ///
+    /// Errors: `InvalidArgument` for a chunk that is not lent.
+    pub fn release_mapped(&mut self, window: u32, chunk: u32) -> Result<(), EngineError> {
+        dispatch!(mut self, e => e.release_mapped(window, chunk))
+    }
+
+    /// Where the bytes of a lent chunk are (read-only memory), plus a handle that keeps the
+    /// address range reserved while it lives (give one to anything that may outlive the
+    /// release, e.g. a JS `ArrayBuffer`). `None` if the chunk is not lent.
+    pub fn mapped_chunk(&self, window: u32, chunk: u32) -> Option<(*const u8, MappedMemory)> {
+        dispatch!(self, e => e.mapped_chunk(window, chunk))
     }
 
     /// Bytes queued and not yet handed to the kernel (0 for unknown ids).

@@ -1,6 +1,10 @@
 //! The epoll backend: non-blocking sockets under edge-triggered epoll, reads into large pool
 //! buffers (same copy-break as io_uring), sendmsg of up to 64 queued buffers, and the same
-//! events and semantics as the io_uring backend.
+//! events and semantics as the io_uring backend. Zerocopy send (MSG_ZEROCOPY) and receive
+//! (TCP_ZEROCOPY_RECEIVE) live in the child module `zc`.
+
+#[path = "epoll_zc.rs"]
+mod zc;
 
 use crate::buffers::{Buffers, LARGE};
 use crate::common::{copy_break, Kind, State, WriteShut};
@@ -10,6 +14,8 @@ use crate::event::{EngineStats, Event};
 use crate::sendq::{SendQueue, MAX_IOVECS};
 use crate::slab::{Slab, SocketId};
 use crate::sys::{self, RawAddr};
+use crate::zerocopy::recv::RecvWindow;
+use crate::zerocopy::tracker::ZcTracker;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
@@ -39,6 +45,12 @@ struct ESock {
     starved: bool,
     sendq: SendQueue,
     shut: WriteShut,
+    /// Zerocopy sends (made on the first `send_zerocopy`).
+    zc: Option<Box<ZcTracker>>,
+    /// Zerocopy receive: the socket's receive window (id in `windows`).
+    zc_window: Option<u32>,
+    /// Zerocopy receive was asked for (bytes are counted as mapped / copied).
+    zc_recv: bool,
 }
 
 impl ESock {
@@ -58,6 +70,9 @@ impl ESock {
             starved: false,
             sendq: SendQueue::default(),
             shut: WriteShut::Open,
+            zc: None,
+            zc_window: None,
+            zc_recv: false,
         }
     }
 
@@ -86,6 +101,14 @@ pub(crate) struct EpollEngine {
     nodelay: bool,
     direct_send_min: usize,
     woken: bool,
+    /// Zerocopy receive windows, by id.
+    windows: Slab<RecvWindow>,
+    /// Sockets with finished zerocopy sends to report.
+    zc_ready: Vec<SocketId>,
+    /// Sockets closed while the kernel still held zerocopy memory: (id, since, aborted).
+    zc_closing: Vec<(SocketId, Instant, bool)>,
+    /// timerfd for `zc_closing` deadlines (-1 until needed).
+    zc_timer: RawFd,
 }
 
 fn sock_mut(socks: &mut Slab<ESock>, id: SocketId) -> Result<&mut ESock, EngineError> {
@@ -139,6 +162,10 @@ impl EpollEngine {
             nodelay: cfg.nodelay,
             direct_send_min: cfg.direct_send_min,
             woken: false,
+            windows: Slab::new(),
+            zc_ready: Vec::new(),
+            zc_closing: Vec::new(),
+            zc_timer: -1,
         };
         engine.ctl(libc::EPOLL_CTL_ADD, evfd, libc::EPOLLIN as u32, WAKE_TOKEN)?;
         Ok(engine)
@@ -312,6 +339,17 @@ impl EpollEngine {
         Ok(())
     }
 
+    pub fn send_zerocopy(
+        &mut self,
+        id: SocketId,
+        buf: BufHandle,
+        offset: u32,
+        len: u32,
+    ) -> Result<u32, EngineError> {
+        let ptr = crate::common::checked_range(&self.bufs, buf, offset, len)?;
+        self.send_zerocopy_src(id, Some(buf), ptr, len)
+    }
+
     pub fn send_copy(&mut self, id: SocketId, mut data: &[u8]) -> Result<(), EngineError> {
         let s = Self::writable_sock(&mut self.socks, id)?;
         if self.direct_send_min > 0
@@ -331,6 +369,9 @@ impl EpollEngine {
                 });
                 data = &data[n..];
                 if data.is_empty() {
+                    // Nothing else may wake the owner for this event (a sender that only
+                    // waits for 'drain' would wait forever).
+                    self.wake();
                     return Ok(());
                 }
             }
@@ -359,14 +400,44 @@ impl EpollEngine {
     }
 
     pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
-        sock_mut(&mut self.socks, id)?;
-        let mut s = self.socks.remove(id).expect("checked above");
+        let s = sock_mut(&mut self.socks, id)?;
+        let dropped = s.sendq.clear(&mut self.bufs);
+        if let Some(t) = s.zc.as_mut() {
+            t.abort(&dropped, &mut self.bufs);
+            if t.kernel_holds() {
+                // The kernel still reads zerocopy memory: keep the descriptor (its error queue
+                // tells when it is done) and report Closed then.
+                s.state = State::Closing;
+                self.zc_closing.push((id, Instant::now(), false));
+                self.check_zc_closing();
+                return Ok(());
+            }
+        }
+        self.finish_close(id);
+        Ok(())
+    }
+
+    /// Closes the descriptor, releases what is left and reports `Closed`.
+    fn finish_close(&mut self, id: SocketId) {
+        let Some(mut s) = self.socks.remove(id) else {
+            return;
+        };
         s.sendq.clear(&mut self.bufs);
+        if let Some(mut t) = s.zc.take() {
+            if t.kernel_holds() {
+                // Gave up waiting (see `check_zc_closing`): leak rather than reuse.
+                self.stats.zc_leaked_sends += t.unfinished() as u64;
+                t.forget_all();
+            } else {
+                t.release_all(&mut self.bufs);
+            }
+        }
+        self.shutdown_if_window_lent(s.zc_window, s.fd);
+        self.close_window(s.zc_window);
         sys::close_fd(s.fd);
         self.stats.other_syscalls += 1;
         self.push_pending(Event::Closed { socket: id });
         self.retry_stalled_accepts(true);
-        Ok(())
     }
 
     /// Puts listeners stalled by EMFILE & co. back on the ready list: all when `fd_freed`,
@@ -436,6 +507,7 @@ impl EpollEngine {
     pub fn submit(&mut self) -> Result<usize, SysError> {
         let mut pending_events = Vec::new();
         let n = self.flush_dirty(&mut pending_events);
+        self.emit_zc_done(&mut pending_events);
         if !pending_events.is_empty() {
             self.pending.extend(pending_events);
             self.wake();
@@ -445,7 +517,9 @@ impl EpollEngine {
 
     pub fn submit_and_collect(&mut self, out: &mut Vec<Event>) -> Result<usize, SysError> {
         out.extend(self.pending.drain(..));
-        Ok(self.flush_dirty(out))
+        let n = self.flush_dirty(out);
+        self.emit_zc_done(out);
+        Ok(n)
     }
 
     /// Writes every dirty queue; returns the number of write calls.
@@ -468,20 +542,47 @@ impl EpollEngine {
         }
         let mut calls = 0;
         let mut wrote = 0u64;
+        let mut force_copy = false;
         while s.writable && !s.sendq.is_empty() {
-            let n = s.sendq.fill_iovecs(&mut self.iov[..]);
+            let kernel_zc = s.zc.as_ref().is_some_and(|t| !t.fallback);
+            let zc_write = kernel_zc && !force_copy && s.sendq.front_is_zc();
+            if zc_write && s.zc.as_ref().is_some_and(|t| t.blocked) {
+                break;
+            }
+            let n = s
+                .sendq
+                .fill_iovecs(&mut self.iov[..], kernel_zc && !force_copy);
             let want: usize = self.iov[..n].iter().map(|v| v.iov_len).sum();
             // SAFETY: msghdr is plain old data; all-zero is valid.
             let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
             msg.msg_iov = self.iov.as_mut_ptr();
             msg.msg_iovlen = n as _;
-            // SAFETY: the iovecs point at queued pool buffers we own, valid for their lengths.
-            let rc = unsafe { libc::sendmsg(s.fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+            let mut flags = libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
+            if zc_write {
+                flags |= libc::MSG_ZEROCOPY;
+            }
+            // SAFETY: the iovecs point at queued pool buffers we own or at zerocopy memory the
+            // caller keeps valid until its notification, valid for their lengths.
+            let rc = unsafe { libc::sendmsg(s.fd, &msg, flags) };
             calls += 1;
             self.stats.write_calls += 1;
             if rc >= 0 {
                 let k = rc as usize;
-                s.sendq.consume(k, &mut self.bufs);
+                let touched = s.sendq.consume(k, &mut self.bufs);
+                if let Some(t) = s.zc.as_mut() {
+                    if zc_write {
+                        // The kernel numbered this write with the socket's next zerocopy id.
+                        self.stats.zc_writes += 1;
+                        let key = t.next_key();
+                        t.resolve(key, false, touched, true, &mut self.bufs);
+                    } else if let Some(touched) = touched {
+                        t.written_by_copy(touched, &mut self.bufs);
+                    }
+                    if t.has_done() && !self.zc_ready.contains(&id) {
+                        self.zc_ready.push(id);
+                    }
+                }
+                force_copy = false;
                 wrote += k as u64;
                 self.stats.bytes_out += k as u64;
                 self.stats.send_ops += 1;
@@ -493,6 +594,17 @@ impl EpollEngine {
                 match errno() {
                     libc::EAGAIN => s.writable = false,
                     libc::EINTR => {}
+                    libc::ENOBUFS if zc_write => {
+                        // Too much memory pinned (optmem): wait for notifications to free
+                        // some, or copy this once when none is outstanding.
+                        self.stats.zc_enobufs += 1;
+                        let t = s.zc.as_mut().expect("zc_write");
+                        if t.kernel_holds() {
+                            t.blocked = true;
+                            break;
+                        }
+                        force_copy = true;
+                    }
                     e => {
                         if wrote > 0 {
                             out.push(Event::Sent {
@@ -536,7 +648,10 @@ impl EpollEngine {
             return;
         }
         s.failed = true;
-        s.sendq.clear(&mut self.bufs);
+        let dropped = s.sendq.clear(&mut self.bufs);
+        if let Some(t) = s.zc.as_mut() {
+            t.abort(&dropped, &mut self.bufs);
+        }
         out.push(Event::Error { socket: id, err });
     }
 
@@ -560,6 +675,7 @@ impl EpollEngine {
         let start = out.len();
         self.bufs.drain_returns();
         self.retry_stalled_accepts(false);
+        self.check_zc_closing();
         while out.len() - start < max {
             let Some(ev) = self.pending.pop_front() else {
                 break;
@@ -588,6 +704,8 @@ impl EpollEngine {
         self.run_ready(out, start, max);
         self.flush_dirty(&mut scratch);
         out.append(&mut scratch);
+        self.emit_zc_done(out);
+        self.check_zc_closing();
         if out.len() - start > max {
             // Keep the promise of at most `max`: the rest goes first next time.
             for ev in out.drain(start + max..).rev() {
@@ -610,11 +728,27 @@ impl EpollEngine {
             self.woken = false;
             return;
         }
+        if token == zc::TIMER_TOKEN {
+            self.on_zc_timer();
+            return;
+        }
         let id = token as SocketId;
         let Some(s) = self.socks.get_mut(id) else {
             return;
         };
-        let err = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        let mut err = events & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0;
+        if s.zc.is_some() && events & libc::EPOLLERR as u32 != 0 {
+            // EPOLLERR also means "zerocopy notifications queued".
+            let found = self.drain_errqueue(id);
+            // (A closing socket may have finished closing right there.)
+            err = events & libc::EPOLLHUP as u32 != 0 || !found;
+        }
+        let Some(s) = self.socks.get_mut(id) else {
+            return;
+        };
+        if s.state == State::Closing {
+            return;
+        }
         if s.state == State::Connecting {
             if events & libc::EPOLLOUT as u32 == 0 && !err {
                 return;
@@ -754,6 +888,12 @@ impl EpollEngine {
                 continue;
             }
             self.stats.accepted += 1;
+            if self.socks.get(id).is_some_and(|l| l.zc_recv) {
+                if let Some(s) = self.socks.get_mut(new) {
+                    s.zc_recv = true;
+                }
+                self.open_window(new, fd);
+            }
             out.push(Event::Accepted {
                 listener: id,
                 socket: new,
@@ -764,6 +904,9 @@ impl EpollEngine {
 
     /// Reads up to a budget; true if the socket may have more (budget used up).
     fn read_some(&mut self, id: SocketId, out: &mut Vec<Event>, start: usize, max: usize) -> bool {
+        if self.socks.get(id).is_some_and(|s| s.zc_window.is_some()) {
+            return self.read_some_zc(id, out, start, max);
+        }
         for _ in 0..READ_BUDGET {
             if out.len() - start >= max {
                 return true;
@@ -795,6 +938,9 @@ impl EpollEngine {
                 let len = rc as usize;
                 self.stats.bytes_in += len as u64;
                 self.stats.recv_events += 1;
+                if s.zc_recv {
+                    self.stats.recv_copied_bytes += len as u64;
+                }
                 let buf = match copy_break(&mut self.bufs, ptr, len, self.copy_break) {
                     Some(small) => {
                         self.stats.copy_breaks += 1;
@@ -851,6 +997,16 @@ impl Drop for EpollEngine {
         for id in self.socks.ids() {
             if let Some(mut s) = self.socks.remove(id) {
                 s.sendq.clear(&mut self.bufs);
+                if let Some(mut t) = s.zc.take() {
+                    // Buffers the kernel may still read are leaked, never reused.
+                    if t.kernel_holds() {
+                        t.forget_all();
+                    } else {
+                        t.release_all(&mut self.bufs);
+                    }
+                }
+                self.shutdown_if_window_lent(s.zc_window, s.fd);
+                self.close_window(s.zc_window);
                 sys::close_fd(s.fd);
             }
         }
@@ -858,6 +1014,9 @@ impl Drop for EpollEngine {
             if let Event::Data { buf, .. } = ev {
                 self.bufs.release(buf);
             }
+        }
+        if self.zc_timer >= 0 {
+            sys::close_fd(self.zc_timer);
         }
         sys::close_fd(self.evfd);
         sys::close_fd(self.epfd);

@@ -56,6 +56,37 @@ pub enum Event {
         /// The (now stale) socket id.
         socket: SocketId,
     },
+    /// Zerocopy sends `first..=last` (ids from `Engine::send_zerocopy`, consecutive per
+    /// socket) are finished: all their bytes were handed to the kernel and the kernel let go of
+    /// their memory (pool buffers are back; pinned memory may be reused). `copied` tells
+    /// whether the kernel copied the data after all (SO_EE_CODE_ZEROCOPY_COPIED /
+    /// IORING_NOTIF_USAGE_ZC_COPIED, or the zerocopy path is off for the socket). Completions
+    /// found in one poll are merged into as few ranges as possible (never across the u32
+    /// wrap, never mixing `copied` values).
+    ZeroCopyDone {
+        /// The sending socket.
+        socket: SocketId,
+        /// First send id of the range.
+        first: u32,
+        /// Last send id of the range (inclusive).
+        last: u32,
+        /// The kernel copied these sends.
+        copied: bool,
+    },
+    /// Zerocopy receive: `len` received bytes were mapped (not copied) at the start of chunk
+    /// `chunk` of receive window `window` (see `Engine::mapped_chunk`). They come before any
+    /// `Data` of the same poll in stream order. Read-only memory: give it back with
+    /// `Engine::release_mapped`.
+    Mapped {
+        /// The receiving socket.
+        socket: SocketId,
+        /// The socket's receive window.
+        window: u32,
+        /// The chunk holding the bytes.
+        chunk: u32,
+        /// Number of bytes (a multiple of the page size).
+        len: u32,
+    },
 }
 
 /// Counters since the engine started.
@@ -97,4 +128,38 @@ pub struct EngineStats {
     pub open_sockets: u64,
     /// `poll()` calls that found nothing to report.
     pub empty_polls: u64,
+    /// `send_zerocopy` calls accepted.
+    pub zerocopy_sends: u64,
+    /// Bytes of accepted zerocopy sends.
+    pub zerocopy_bytes: u64,
+    /// Bytes of finished zerocopy sends the kernel reported copied.
+    pub zerocopy_copied_bytes: u64,
+    /// Finished zerocopy sends the kernel reported copied.
+    pub zerocopy_copied_sends: u64,
+    /// Finished (reported) zerocopy sends.
+    pub zerocopy_done_sends: u64,
+    /// Zerocopy sends written as plain copies because the socket / kernel has no zerocopy path.
+    pub zerocopy_fallback_sends: u64,
+    /// Kernel zerocopy writes (MSG_ZEROCOPY sendmsg calls / SEND_ZC SQEs).
+    pub zc_writes: u64,
+    /// Kernel notifications received (error-queue messages / notification CQEs).
+    pub zc_notifications: u64,
+    /// `ZeroCopyDone` events reported (ranges).
+    pub zc_done_events: u64,
+    /// MSG_ZEROCOPY writes refused with ENOBUFS (too much memory pinned; waited for
+    /// notifications, or copied when none was outstanding).
+    pub zc_enobufs: u64,
+    /// Zerocopy sends whose memory was never given back because the kernel did not let go in
+    /// time (a close that gave up waiting, or engine drop); pool buffers among them are leaked.
+    pub zc_leaked_sends: u64,
+    /// Zerocopy receive: bytes mapped (not copied).
+    pub recv_mapped_bytes: u64,
+    /// Zerocopy receive: bytes that arrived by copy on sockets that asked for zerocopy receive
+    /// (copy buffer, plain reads, or the io_uring fallback).
+    pub recv_copied_bytes: u64,
+    /// TCP_ZEROCOPY_RECEIVE getsockopt calls.
+    pub zc_recv_calls: u64,
+    /// Sockets that asked for zerocopy receive and got the plain path (io_uring backend, or
+    /// the kernel refused the mapping).
+    pub zc_recv_fallbacks: u64,
 }

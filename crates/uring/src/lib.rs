@@ -26,6 +26,7 @@ mod sendq;
 mod slab;
 mod sys;
 mod uring;
+mod zerocopy;
 
 pub use backend_choice::{BackendChoice, BackendKind};
 pub use buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
@@ -36,4 +37,5 @@ pub use event::{EngineStats, Event};
 pub use probe::{probe, Features, IoUringInfo, ProbeReport};
 pub use slab::SocketId;
 pub use sys::open_fd_count;
+pub use zerocopy::recv::MappedMemory;
 pub use zerosock_pool::{BufHandle, Pool, PoolConfig};

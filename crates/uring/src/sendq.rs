@@ -1,4 +1,7 @@
 //! A socket's send queue: pool buffers waiting to be written, in order, gathered into iovecs.
+//! Zerocopy sends ride in the same queue (so their order with plain sends is kept) as segments
+//! the queue does not own: their memory belongs to the zerocopy tracker until the kernel's
+//! notification.
 
 use crate::buffers::{Buffers, LARGE, SMALL};
 use std::collections::VecDeque;
@@ -7,14 +10,26 @@ use zerosock_pool::{BufHandle, PoolError};
 /// Most iovecs one writev / sendmsg carries.
 pub const MAX_IOVECS: usize = 64;
 
-/// One queued range of one pool buffer.
+/// One queued range of one pool buffer (or of zerocopy memory).
 struct Segment {
-    buf: BufHandle,
+    /// The pool buffer the queue owns and releases once sent; `None` for zerocopy segments.
+    buf: Option<BufHandle>,
     /// Address of byte `off` of the buffer.
     ptr: *mut u8,
     len: u32,
     /// Bytes free after the range that `push_copy` may append to (engine-owned buffers only).
     spare: u32,
+    /// The zerocopy send id of a zerocopy segment.
+    zc: Option<u32>,
+}
+
+/// What [`SendQueue::consume`] did to zerocopy segments: the first and last send id it touched
+/// (ids are consecutive in queue order) and whether the last one was written completely.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ZcTouched {
+    pub first: u32,
+    pub last: u32,
+    pub last_complete: bool,
 }
 
 /// Pool buffers waiting to be sent; the front is sent first.
@@ -38,12 +53,30 @@ impl SendQueue {
     /// Queues `len` bytes at `off` of `buf` (the queue now owns `buf`).
     pub fn push(&mut self, buf: BufHandle, ptr: *mut u8, len: u32) {
         self.segs.push_back(Segment {
-            buf,
+            buf: Some(buf),
             ptr,
             len,
             spare: 0,
+            zc: None,
         });
         self.bytes += len as usize;
+    }
+
+    /// Queues `len` bytes at `ptr` as zerocopy send `id`; the queue does not own the memory.
+    pub fn push_zc(&mut self, ptr: *const u8, len: u32, id: u32) {
+        self.segs.push_back(Segment {
+            buf: None,
+            ptr: ptr as *mut u8,
+            len,
+            spare: 0,
+            zc: Some(id),
+        });
+        self.bytes += len as usize;
+    }
+
+    /// Whether the front segment is a zerocopy one.
+    pub fn front_is_zc(&self) -> bool {
+        self.segs.front().is_some_and(|s| s.zc.is_some())
     }
 
     /// Copies `data` into pool buffers: first into the spare room of the last engine-owned
@@ -86,10 +119,11 @@ impl SendQueue {
             // SAFETY: `ptr` is a fresh pool buffer of `cap >= n` bytes, owned by us.
             unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), ptr, n) };
             self.segs.push_back(Segment {
-                buf: h,
+                buf: Some(h),
                 ptr,
                 len: n as u32,
                 spare: (cap - n) as u32,
+                zc: None,
             });
             self.bytes += n;
             data = &data[n..];
@@ -97,10 +131,16 @@ impl SendQueue {
         Ok(())
     }
 
-    /// Fills `iov` from the front of the queue; returns how many entries were used.
-    pub fn fill_iovecs(&self, iov: &mut [libc::iovec]) -> usize {
+    /// Fills `iov` from the front of the queue; returns how many entries were used. With
+    /// `split_zc`, one call gathers either only zerocopy segments or only plain ones (the kind
+    /// of the front), so a zerocopy write never pins plain buffers and vice versa.
+    pub fn fill_iovecs(&self, iov: &mut [libc::iovec], split_zc: bool) -> usize {
         let mut n = 0;
+        let front_zc = self.front_is_zc();
         for (slot, seg) in iov.iter_mut().zip(self.segs.iter()) {
+            if split_zc && seg.zc.is_some() != front_zc {
+                break;
+            }
             slot.iov_base = seg.ptr.cast();
             slot.iov_len = seg.len as usize;
             n += 1;
@@ -113,30 +153,56 @@ impl SendQueue {
         self.segs.front().map(|s| (s.ptr as *const u8, s.len))
     }
 
-    /// Drops `n` sent bytes from the front, releasing fully sent buffers.
-    pub fn consume(&mut self, mut n: usize, bufs: &mut Buffers) {
+    /// Drops `n` sent bytes from the front, releasing fully sent buffers. Reports the zerocopy
+    /// segments it touched (their memory is the tracker's to release).
+    pub fn consume(&mut self, mut n: usize, bufs: &mut Buffers) -> Option<ZcTouched> {
         self.bytes -= n.min(self.bytes);
+        let mut touched: Option<ZcTouched> = None;
+        let mut note = |id: Option<u32>, complete: bool| {
+            if let Some(id) = id {
+                let t = touched.get_or_insert(ZcTouched {
+                    first: id,
+                    last: id,
+                    last_complete: complete,
+                });
+                t.last = id;
+                t.last_complete = complete;
+            }
+        };
         while n > 0 {
             let Some(front) = self.segs.front_mut() else {
-                return;
+                break;
             };
             if n < front.len as usize {
                 // SAFETY: `n < len`, so the new pointer stays inside the buffer.
                 front.ptr = unsafe { front.ptr.add(n) };
                 front.len -= n as u32;
-                return;
+                note(front.zc, false);
+                break;
             }
             n -= front.len as usize;
             let seg = self.segs.pop_front().expect("front exists");
-            bufs.release(seg.buf);
+            note(seg.zc, true);
+            if let Some(b) = seg.buf {
+                bufs.release(b);
+            }
         }
+        touched
     }
 
-    /// Releases every queued buffer (close / error).
-    pub fn clear(&mut self, bufs: &mut Buffers) {
+    /// Releases every queued buffer (close / error); returns the zerocopy send ids dropped
+    /// (their memory is the tracker's to release).
+    pub fn clear(&mut self, bufs: &mut Buffers) -> Vec<u32> {
+        let mut dropped = Vec::new();
         for seg in self.segs.drain(..) {
-            bufs.release(seg.buf);
+            if let Some(b) = seg.buf {
+                bufs.release(b);
+            }
+            if let Some(id) = seg.zc {
+                dropped.push(id);
+            }
         }
         self.bytes = 0;
+        dropped
     }
 }

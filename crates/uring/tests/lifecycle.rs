@@ -137,6 +137,9 @@ fn connect_close_cycles(kind: BackendKind) {
                 }
                 Event::Sent { .. } | Event::Eof { .. } | Event::Error { .. } => {}
                 Event::Closed { .. } => closed += 1,
+                other @ (Event::ZeroCopyDone { .. } | Event::Mapped { .. }) => {
+                    panic!("no zerocopy here: {other:?}")
+                }
             }
             if connected && closed == 0 {
                 if let Some(s) = server.take() {

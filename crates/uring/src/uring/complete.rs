@@ -29,6 +29,11 @@ impl UringEngine {
         let Some((op, id)) = decode(ud) else {
             return false;
         };
+        if op == Op::ZcTimer {
+            self.zc_timer = None;
+            self.check_zc_closing();
+            return false;
+        }
         let more = cqueue::more(flags);
         let mut taken = None;
         if let Some(bid) = cqueue::buffer_select(flags) {
@@ -43,7 +48,7 @@ impl UringEngine {
             return false;
         };
         let is_final = match op {
-            Op::Accept | Op::Recv => !more,
+            Op::Accept | Op::Recv | Op::SendZc => !more,
             _ => true,
         };
         if is_final {
@@ -51,9 +56,17 @@ impl UringEngine {
         }
         let mut recycled = false;
         match op {
-            Op::Wake | Op::CancelAll | Op::CancelRecv => {}
+            Op::Wake | Op::CancelAll | Op::CancelRecv | Op::ZcTimer => {}
+            Op::SendZc => self.on_send_zc(id, ud, res, flags, out),
             Op::Close => {
-                self.socks.remove(id);
+                // Every operation of the socket completed, notifications included: the kernel
+                // let go of all zerocopy memory.
+                if let Some(mut s) = self.socks.remove(id) {
+                    if let Some(mut t) = s.zc.take() {
+                        t.release_all(&mut self.bufs);
+                    }
+                }
+                self.zc_closing.retain(|c| c.0 != id);
                 out.push(Event::Closed { socket: id });
                 self.rearm_stalled_accepts(true);
                 return false;
@@ -95,7 +108,7 @@ impl UringEngine {
     }
 
     /// Reports the socket's first error (unless it is closing).
-    fn fail(&mut self, id: SocketId, err: SysError, out: &mut Vec<Event>) {
+    pub(super) fn fail(&mut self, id: SocketId, err: SysError, out: &mut Vec<Event>) {
         let Some(s) = self.socks.get_mut(id) else {
             return;
         };
@@ -104,7 +117,10 @@ impl UringEngine {
         }
         if s.kind == Kind::Stream {
             s.failed = true;
-            s.sendq.clear(&mut self.bufs);
+            let dropped = s.sendq.clear(&mut self.bufs);
+            if let Some(t) = s.zc.as_mut() {
+                t.abort(&dropped, &mut self.bufs);
+            }
         }
         self.emit_recv(id, Event::Error { socket: id, err }, out);
     }
@@ -132,6 +148,12 @@ impl UringEngine {
                     self.stats.other_syscalls += 1;
                 }
                 self.stats.accepted += 1;
+                if self.socks.get(id).is_some_and(|l| l.zc_recv) {
+                    if let Some(s) = self.socks.get_mut(new) {
+                        s.zc_recv = true;
+                    }
+                    self.stats.zc_recv_fallbacks += 1;
+                }
                 out.push(Event::Accepted {
                     listener: id,
                     socket: new,
@@ -184,6 +206,9 @@ impl UringEngine {
                     recycled = true;
                 } else {
                     self.stats.recv_events += 1;
+                    if s.zc_recv {
+                        self.stats.recv_copied_bytes += len as u64;
+                    }
                     let ev = match copy_break(&mut self.bufs, ptr, len, self.copy_break) {
                         Some(small) => {
                             self.stats.copy_breaks += 1;
@@ -299,11 +324,12 @@ impl UringEngine {
                 Op::Accept | Op::Recv => !more,
                 _ => true,
             };
+            let is_final = is_final || (op == Op::SendZc && !more);
             if is_final {
                 s.inflight = s.inflight.saturating_sub(1);
-                if op == Op::Send {
-                    s.send_inflight = false;
-                }
+            }
+            if matches!(op, Op::Send) || (op == Op::SendZc && !cqueue::notif(flags)) {
+                s.send_inflight = false;
             }
         }
     }

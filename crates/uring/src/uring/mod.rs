@@ -6,6 +6,7 @@ mod bufring;
 mod complete;
 mod sq;
 mod userdata;
+mod zc;
 
 use crate::buffers::Buffers;
 use crate::common::{Kind, State, WriteShut};
@@ -15,6 +16,7 @@ use crate::event::{EngineStats, Event};
 use crate::sendq::{SendQueue, MAX_IOVECS};
 use crate::slab::{Slab, SocketId};
 use crate::sys::{self, RawAddr};
+use crate::zerocopy::tracker::ZcTracker;
 use bufring::{BufRing, BGID};
 use io_uring::{opcode, types};
 use sq::Ring;
@@ -49,6 +51,12 @@ pub(crate) struct USock {
     shut: WriteShut,
     connect_addr: Option<Box<RawAddr>>,
     close_sent: bool,
+    /// Zerocopy sends (made on the first `send_zerocopy`).
+    zc: Option<Box<ZcTracker>>,
+    /// The piece key of the SEND_ZC in flight (its data CQE not seen yet).
+    zc_key_inflight: Option<u32>,
+    /// Zerocopy receive was asked for (served by the plain path here; bytes counted copied).
+    zc_recv: bool,
 }
 
 impl USock {
@@ -79,6 +87,9 @@ impl USock {
             shut: WriteShut::Open,
             connect_addr: None,
             close_sent: false,
+            zc: None,
+            zc_key_inflight: None,
+            zc_recv: false,
         }
     }
 
@@ -108,6 +119,14 @@ pub(crate) struct UringEngine {
     direct_send_min: usize,
     /// A registered eventfd used as the notify fd, or -1 when the ring fd itself is.
     evfd: RawFd,
+    /// The kernel has SEND_ZC and SENDMSG_ZC.
+    zc_supported: bool,
+    /// Sockets with finished zerocopy sends to report.
+    zc_ready: Vec<SocketId>,
+    /// Sockets closed while the kernel still held zerocopy memory: (id, since, aborted).
+    zc_closing: Vec<(SocketId, Instant, bool)>,
+    /// The timespec of the armed zerocopy close timer (read by the kernel at submission).
+    zc_timer: Option<Box<types::Timespec>>,
 }
 
 /// Whether the ring fd itself can be the notify fd. Without DEFER_TASKRUN, posted CQEs wake
@@ -158,6 +177,10 @@ impl UringEngine {
         let mut bufs = bufs;
         bring.refill(&mut bufs);
         bring.publish();
+        let mut probe = io_uring::Probe::new();
+        let zc_supported = ring.ring.submitter().register_probe(&mut probe).is_ok()
+            && probe.is_supported(opcode::SendZc::CODE)
+            && probe.is_supported(opcode::SendMsgZc::CODE);
         Ok(UringEngine {
             ring,
             bring,
@@ -172,6 +195,10 @@ impl UringEngine {
             nodelay: cfg.nodelay,
             direct_send_min: cfg.direct_send_min,
             evfd,
+            zc_supported,
+            zc_ready: Vec::new(),
+            zc_closing: Vec::new(),
+            zc_timer: None,
         })
     }
 
@@ -306,6 +333,9 @@ impl UringEngine {
                 });
                 data = &data[n..];
                 if data.is_empty() {
+                    // Nothing else may wake the owner for this event (a sender that only
+                    // waits for 'drain' would wait forever).
+                    self.wake();
                     return Ok(());
                 }
             }
@@ -336,6 +366,11 @@ impl UringEngine {
     pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
         let s = sock_mut(&mut self.socks, id)?;
         s.state = State::Closing;
+        if s.zc.as_ref().is_some_and(|t| t.kernel_holds()) {
+            self.zc_closing.push((id, Instant::now(), false));
+            self.arm_zc_timer(Instant::now());
+        }
+        let s = self.socks.get_mut(id).expect("checked above");
         for ev in s.held.drain(..) {
             if let Event::Data { buf, .. } = ev {
                 self.bufs.release(buf);
@@ -363,7 +398,10 @@ impl UringEngine {
             return;
         }
         s.close_sent = true;
-        s.sendq.clear(&mut self.bufs);
+        let dropped = s.sendq.clear(&mut self.bufs);
+        if let Some(t) = s.zc.as_mut() {
+            t.abort(&dropped, &mut self.bufs);
+        }
         s.inflight += 1;
         let sqe = opcode::Close::new(types::Fd(s.fd))
             .build()
@@ -498,7 +536,13 @@ impl UringEngine {
             }
             return;
         }
-        let n = s.sendq.fill_iovecs(&mut s.iov[..]);
+        let zc = self.zc_supported;
+        if zc && s.sendq.front_is_zc() {
+            self.kick_send_zc(id);
+            return;
+        }
+        let s = self.socks.get_mut(id).expect("checked above");
+        let n = s.sendq.fill_iovecs(&mut s.iov[..], zc);
         let sqe = if n == 1 {
             let (ptr, len) = s.sendq.front().expect("queue not empty");
             opcode::Send::new(types::Fd(s.fd), ptr, len)
@@ -518,6 +562,12 @@ impl UringEngine {
 
     pub fn submit(&mut self) -> Result<usize, SysError> {
         self.flush_dirty();
+        if !self.zc_ready.is_empty() {
+            let mut evs = Vec::new();
+            self.emit_zc_done(&mut evs);
+            self.pending.extend(evs);
+            self.wake();
+        }
         if self.ring.unsubmitted() == 0 {
             return Ok(0);
         }
@@ -542,6 +592,7 @@ impl UringEngine {
                 break;
             }
         }
+        self.emit_zc_done(out);
         Ok(submitted)
     }
 
@@ -597,6 +648,7 @@ impl UringEngine {
                 self.process_cqes(out, start, max);
             }
         }
+        self.emit_zc_done(out);
         self.refill_and_rearm();
         self.flush_dirty();
         if self.ring.unsubmitted() > 0 {
@@ -646,6 +698,10 @@ impl UringEngine {
                 continue;
             };
             s.state = State::Closing;
+            if s.zc.as_ref().is_some_and(|t| t.kernel_holds()) {
+                // Purge unsent zerocopy data so its notifications come now.
+                crate::zerocopy::disconnect(s.fd);
+            }
             if s.inflight > 0 {
                 s.inflight += 1;
                 let sqe =
@@ -684,6 +740,13 @@ impl Drop for UringEngine {
             if let Some(mut s) = self.socks.remove(id) {
                 if !s.close_sent || s.inflight > 0 {
                     sys::close_fd(s.fd);
+                }
+                if let Some(mut t) = s.zc.take() {
+                    if clean && !t.kernel_holds() {
+                        t.release_all(&mut self.bufs);
+                    } else {
+                        t.forget_all();
+                    }
                 }
                 if clean {
                     s.sendq.clear(&mut self.bufs);

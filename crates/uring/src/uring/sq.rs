@@ -35,8 +35,10 @@ impl Ring {
         let entries = entries.clamp(8, 32768).next_power_of_two();
         let cq = entries * 4;
         let attempts: [(bool, bool); 3] = [(true, true), (false, true), (false, false)];
+        // ZEROSOCK_URING_SETUP=coop skips DEFER_TASKRUN (for measuring the difference).
+        let skip = usize::from(std::env::var("ZEROSOCK_URING_SETUP").as_deref() == Ok("coop"));
         let mut last = libc::ENOSYS;
-        for (defer, flag) in attempts {
+        for (defer, flag) in attempts.into_iter().skip(skip) {
             let mut b = IoUring::<squeue::Entry, cqueue::Entry>::builder();
             b.setup_cqsize(cq);
             if defer {

@@ -1,5 +1,6 @@
-//! `user_data` of our SQEs: the operation in the high 32 bits, the full [`SocketId`] (slot
-//! plus generation) in the low 32.
+//! `user_data` of our SQEs: the full [`SocketId`] (slot plus generation) in the low 32 bits,
+//! the operation in bits 32..40, and for zerocopy sends the low 24 bits of the piece key in
+//! bits 40..64.
 
 use crate::slab::SocketId;
 
@@ -25,6 +26,10 @@ pub(crate) enum Op {
     Close = 8,
     /// A NOP that only wakes the ring (no socket).
     Wake = 9,
+    /// SEND_ZC / SENDMSG_ZC (data CQE, then a notification CQE with the same user_data).
+    SendZc = 10,
+    /// The timer of closes waiting for zerocopy notifications (no socket).
+    ZcTimer = 11,
 }
 
 impl Op {
@@ -39,6 +44,8 @@ impl Op {
             7 => Op::CancelRecv,
             8 => Op::Close,
             9 => Op::Wake,
+            10 => Op::SendZc,
+            11 => Op::ZcTimer,
             _ => return None,
         })
     }
@@ -47,6 +54,16 @@ impl Op {
 /// Packs an op and a socket id.
 pub(crate) fn encode(op: Op, id: SocketId) -> u64 {
     ((op as u64) << 32) | id as u64
+}
+
+/// Packs a zerocopy send: the socket id and the low 24 bits of the piece key.
+pub(crate) fn encode_zc(id: SocketId, key: u32) -> u64 {
+    encode(Op::SendZc, id) | (u64::from(key & 0x00FF_FFFF) << 40)
+}
+
+/// The 24 key bits of a zerocopy send's `user_data`.
+pub(crate) fn key24(ud: u64) -> u32 {
+    (ud >> 40) as u32
 }
 
 /// Unpacks what [`encode`] packed.
@@ -64,5 +81,8 @@ mod tests {
             assert_eq!(decode(encode(op, 0xABCD_1234)), Some((op, 0xABCD_1234)));
         }
         assert_eq!(decode(0), None);
+        let ud = encode_zc(0xABCD_1234, 0x0123_4567);
+        assert_eq!(decode(ud), Some((Op::SendZc, 0xABCD_1234)));
+        assert_eq!(key24(ud), 0x0023_4567);
     }
 }

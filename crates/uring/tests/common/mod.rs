@@ -308,7 +308,9 @@ impl Echo {
             }
             Event::Closed { .. } => self.closed += 1,
             Event::Error { socket, err } => panic!("echo server socket {socket}: {err}"),
-            Event::Connected { .. } => return false,
+            Event::Connected { .. } | Event::ZeroCopyDone { .. } | Event::Mapped { .. } => {
+                return false
+            }
         }
         true
     }

@@ -1,0 +1,102 @@
+// The two implementations behind one small surface, for the benchmark workers.
+//
+// impl: 'net' | 'zerosock-io_uring' | 'zerosock-epoll'
+// variant (zerosock): 'cork' (default auto-cork) | 'nocork' (cork: false)
+// variant (net):      'write' (write() per message, noDelay) | 'cork' (cork() … uncork() per tick)
+//
+// Every socket is wrapped as { sock, send(bytes) -> boolean, drain() -> Promise, end(), stats() }
+// so the per-message path costs one extra closure call on both sides alike.
+import net from 'node:net';
+import { once } from 'node:events';
+import { connect as zsConnect, createServer as zsCreateServer } from 'zerosock';
+
+export const isZerosock = (impl) => impl.startsWith('zerosock-');
+export const backendOf = (impl) => impl.slice('zerosock-'.length);
+
+function zerosockOptions(impl, variant) {
+  return { backend: backendOf(impl), ...(variant === 'nocork' ? { cork: false } : {}) };
+}
+
+/** Wraps a connected socket of either implementation. */
+export function wrap(impl, sock) {
+  if (isZerosock(impl)) {
+    return {
+      sock,
+      send: (b) => sock.send(b),
+      drain: () => once(sock, 'drain'),
+      end: () => sock.end(),
+      stats: () => sock.stats(),
+    };
+  }
+  sock.setNoDelay(true);
+  return {
+    sock,
+    send: (b) => sock.write(b),
+    drain: () => once(sock, 'drain'),
+    end: () => sock.end(),
+    stats: () => ({ bytesSent: sock.bytesWritten, bytesReceived: sock.bytesRead }),
+  };
+}
+
+/**
+ * Listens on 127.0.0.1 (port 0); `onConnection(wrapped)` for each accepted socket.
+ * Resolves with { port, close(), raw }.
+ */
+export async function listen(impl, variant, onConnection, backlog = 4096) {
+  if (isZerosock(impl)) {
+    const server = zsCreateServer(zerosockOptions(impl, variant), (s) =>
+      onConnection(wrap(impl, s)),
+    );
+    await server.listen({ port: 0, host: '127.0.0.1', backlog });
+    return {
+      port: server.address().port,
+      raw: server,
+      close: () => {
+        server.closeAllConnections();
+        return server.close();
+      },
+    };
+  }
+  const server = net.createServer({ noDelay: true }, (s) => onConnection(wrap(impl, s)));
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen({ port: 0, host: '127.0.0.1', backlog });
+  await once(server, 'listening');
+  return {
+    port: server.address().port,
+    raw: server,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Connects to 127.0.0.1:`port`; resolves with the wrapped socket. */
+export async function connect(impl, variant, port) {
+  if (isZerosock(impl)) {
+    const s = await zsConnect({ port, host: '127.0.0.1', ...zerosockOptions(impl, variant) });
+    return wrap(impl, s);
+  }
+  const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await once(s, 'connect');
+  return wrap(impl, s);
+}
+
+/** Connects `n` sockets, at most `parallel` connects in flight. */
+export async function connectMany(impl, variant, port, n, parallel = 200) {
+  const out = new Array(n);
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await connect(impl, variant, port);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, n) }, lane));
+  return out;
+}

@@ -1,0 +1,278 @@
+// The socket workloads: which measurements each one makes, how the receiving side's counts and
+// checksums are checked against the sender's, which metrics come out and which rows compare
+// zerosock with node:net.
+//
+// A measurement is { workload, tag, impl, variant, params }; its key is
+// `${workload}:${tag}:${impl}:${variant}`. A row compares one node:net variant with one zerosock
+// variant on every zerosock backend.
+
+export const keyOf = (m) => `${m.workload}:${m.tag}:${m.impl}:${m.variant}`;
+
+const KB = 1024;
+const sizeLabel = (n) => (n >= 1 << 20 ? `${n >> 20} MB` : n >= KB ? `${n / KB} KB` : `${n} B`);
+
+/** Each workload: measurements(cfg, zsImpls), verify(m, r), metrics(m, r), rows. */
+export const WORKLOADS = {
+  msgs: {
+    title: 'one-way messages, one send()/write() per message',
+    measurements(cfg, zs) {
+      const out = [];
+      for (const size of [64, 1024]) {
+        const params = { ...cfg.msgs, size };
+        for (const impl of zs) {
+          out.push({ impl, variant: 'cork', tag: size, params });
+          out.push({ impl, variant: 'nocork', tag: size, params });
+        }
+        out.push({ impl: 'net', variant: 'write', tag: size, params });
+        out.push({ impl: 'net', variant: 'cork', tag: size, params });
+      }
+      return out;
+    },
+    verify(m, r) {
+      const p = [];
+      if (!(r.client.messages > 0)) p.push('no messages sent');
+      if (r.server.messages !== r.client.messages)
+        p.push(`receiver counted ${r.server.messages} messages, sender sent ${r.client.messages}`);
+      if (r.server.bytes !== r.client.bytes)
+        p.push(`receiver got ${r.server.bytes} B, sender sent ${r.client.bytes} B`);
+      if (r.server.crc !== r.client.crc) p.push('CRC-32 differs');
+      if (r.server.badSeq !== 0) p.push(`${r.server.badSeq} sequence numbers out of order`);
+      if (!r.server.clean) p.push('stream did not end on a message boundary');
+      return p;
+    },
+    metrics(m, r) {
+      const w = r.server.window;
+      return {
+        msgsPerSec: w.count / (w.ms / 1000),
+        bytesPerFlush: r.client.socket.bytesPerFlush,
+        bytesPerRead: r.server.bytes / Math.max(1, r.server.dataEvents),
+        cpuSeconds: r.client.cpuSeconds + r.server.cpuSeconds,
+        messages: r.server.messages,
+      };
+    },
+    rows: [64, 1024].flatMap((size) => [
+      {
+        tag: size,
+        label: `${sizeLabel(size)} msgs: defaults (auto-cork vs write()/msg)`,
+        net: 'write',
+        zs: 'cork',
+        metric: 'msgsPerSec',
+      },
+      {
+        tag: size,
+        label: `${sizeLabel(size)} msgs: corked (auto-cork vs cork()/uncork() per tick)`,
+        net: 'cork',
+        zs: 'cork',
+        metric: 'msgsPerSec',
+      },
+      {
+        tag: size,
+        label: `${sizeLabel(size)} msgs: uncorked (cork:false vs write()/msg)`,
+        net: 'write',
+        zs: 'nocork',
+        metric: 'msgsPerSec',
+      },
+    ]),
+  },
+
+  stream: {
+    title: 'one-way stream of large writes',
+    measurements(cfg, zs) {
+      const out = [];
+      for (const size of [64 * KB, 1 << 20]) {
+        const params = { ...cfg.stream, size };
+        for (const impl of zs) out.push({ impl, variant: 'cork', tag: size, params });
+        out.push({ impl: 'net', variant: 'write', tag: size, params });
+      }
+      return out;
+    },
+    verify(m, r) {
+      const p = [];
+      if (!(r.client.bytes > 0)) p.push('nothing sent');
+      if (r.server.bytes !== r.client.bytes)
+        p.push(`receiver got ${r.server.bytes} B, sender sent ${r.client.bytes} B`);
+      if (r.server.crc !== r.client.crc) p.push('CRC-32 differs');
+      return p;
+    },
+    metrics(m, r) {
+      const w = r.server.window;
+      const cpu = r.client.cpuSeconds + r.server.cpuSeconds;
+      return {
+        gbitPerSec: (w.count * 8) / (w.ms / 1000) / 1e9,
+        cpuSecPerGB: cpu / (r.server.bytes / 1e9),
+        bytesPerRead: r.server.bytes / Math.max(1, r.server.dataEvents),
+        bytes: r.server.bytes,
+      };
+    },
+    rows: [64 * KB, 1 << 20].flatMap((size) => [
+      {
+        tag: size,
+        label: `${sizeLabel(size)} writes: throughput`,
+        net: 'write',
+        zs: 'cork',
+        metric: 'gbitPerSec',
+      },
+      {
+        tag: size,
+        label: `${sizeLabel(size)} writes: CPU (both processes)`,
+        net: 'write',
+        zs: 'cork',
+        metric: 'cpuSecPerGB',
+      },
+    ]),
+  },
+
+  latency: {
+    title: '64 B ping-pong on one connection',
+    measurements(cfg, zs) {
+      const params = { ...cfg.latency, conns: 1 };
+      const out = [];
+      for (const impl of zs) {
+        out.push({ impl, variant: 'cork', tag: 64, params });
+        out.push({ impl, variant: 'nocork', tag: 64, params });
+      }
+      out.push({ impl: 'net', variant: 'write', tag: 64, params });
+      return out;
+    },
+    verify(m, r) {
+      const p = [];
+      if (!(r.client.samples > 0)) p.push('no round trips measured');
+      if (r.client.bad !== 0) p.push(`${r.client.bad} replies differ from their request`);
+      if (r.client.extraBytes !== 0) p.push(`${r.client.extraBytes} unexpected bytes`);
+      if (r.server.echoedBytes !== r.client.sentBytes)
+        p.push(`server echoed ${r.server.echoedBytes} B, client sent ${r.client.sentBytes} B`);
+      return p;
+    },
+    metrics(m, r) {
+      return {
+        p50Us: r.client.p50Us,
+        p99Us: r.client.p99Us,
+        meanUs: r.client.meanUs,
+        rounds: r.client.rounds,
+      };
+    },
+    rows: [
+      {
+        tag: 64,
+        label: 'ping-pong 64 B, p50 (auto-cork)',
+        net: 'write',
+        zs: 'cork',
+        metric: 'p50Us',
+      },
+      {
+        tag: 64,
+        label: 'ping-pong 64 B, p99 (auto-cork)',
+        net: 'write',
+        zs: 'cork',
+        metric: 'p99Us',
+      },
+      {
+        tag: 64,
+        label: 'ping-pong 64 B, p50 (cork:false)',
+        net: 'write',
+        zs: 'nocork',
+        metric: 'p50Us',
+      },
+      {
+        tag: 64,
+        label: 'ping-pong 64 B, p99 (cork:false)',
+        net: 'write',
+        zs: 'nocork',
+        metric: 'p99Us',
+      },
+    ],
+  },
+
+  echo: {
+    title: 'echo, 64 B requests, 1 outstanding per connection',
+    measurements(cfg, zs) {
+      const params = cfg.echo;
+      return [
+        ...zs.map((impl) => ({ impl, variant: 'cork', tag: params.conns, params })),
+        { impl: 'net', variant: 'write', tag: params.conns, params },
+      ];
+    },
+    verify(m, r) {
+      const p = [];
+      if (r.client.conns !== m.params.conns) p.push(`only ${r.client.conns} connections`);
+      if (!(r.client.windowReplies > 0)) p.push('no replies in the window');
+      if (r.client.bad !== 0) p.push(`${r.client.bad} replies differ from their request`);
+      if (r.client.replies !== r.client.requests)
+        p.push(`${r.client.requests - r.client.replies} requests unanswered`);
+      if (r.client.extraBytes !== 0) p.push(`${r.client.extraBytes} unexpected bytes`);
+      if (r.server.echoedBytes !== r.client.requests * 64)
+        p.push(`server echoed ${r.server.echoedBytes} B, client sent ${r.client.requests * 64} B`);
+      return p;
+    },
+    metrics(m, r) {
+      return {
+        reqPerSec: r.client.windowReplies / (r.client.windowMs / 1000),
+        cpuSeconds: r.client.cpuSeconds + r.server.cpuSeconds,
+        replies: r.client.replies,
+      };
+    },
+    rows: [
+      {
+        tag: null,
+        label: 'echo, {conns} connections',
+        net: 'write',
+        zs: 'cork',
+        metric: 'reqPerSec',
+      },
+    ],
+  },
+
+  idle: {
+    title: 'idle connections: RSS growth per connection',
+    measurements(cfg, zs) {
+      const params = cfg.idle;
+      return [
+        ...zs.map((impl) => ({ impl, variant: 'cork', tag: params.conns, params })),
+        { impl: 'net', variant: 'write', tag: params.conns, params },
+      ];
+    },
+    verify(m, r) {
+      const p = [];
+      if (r.server.conns !== m.params.conns) p.push(`server holds ${r.server.conns} connections`);
+      if (r.client.conns !== m.params.conns) p.push(`client holds ${r.client.conns} connections`);
+      return p;
+    },
+    metrics(m, r) {
+      return {
+        serverBytesPerConn: r.server.bytesPerConn,
+        clientBytesPerConn: r.client.bytesPerConn,
+      };
+    },
+    rows: [
+      {
+        tag: null,
+        label: '{conns} idle conns: server RSS per connection',
+        net: 'write',
+        zs: 'cork',
+        metric: 'serverBytesPerConn',
+      },
+      {
+        tag: null,
+        label: '{conns} idle conns: client RSS per connection',
+        net: 'write',
+        zs: 'cork',
+        metric: 'clientBytesPerConn',
+      },
+    ],
+  },
+};
+
+/** Units and direction of each metric. */
+export const METRICS = {
+  msgsPerSec: { unit: 'msgs/s', better: 'higher' },
+  gbitPerSec: { unit: 'Gbit/s', better: 'higher' },
+  cpuSecPerGB: { unit: 'CPU-s/GB', better: 'lower' },
+  p50Us: { unit: 'µs', better: 'lower' },
+  p99Us: { unit: 'µs', better: 'lower' },
+  reqPerSec: { unit: 'req/s', better: 'higher' },
+  serverBytesPerConn: { unit: 'B/conn', better: 'lower' },
+  clientBytesPerConn: { unit: 'B/conn', better: 'lower' },
+  ringMsgsPerSec: { unit: 'msgs/s', better: 'higher' },
+  poolOpsPerSec: { unit: 'ops/s', better: 'higher' },
+  gcCycles: { unit: 'GC cycles', better: 'lower' },
+};

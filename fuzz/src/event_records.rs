@@ -1,0 +1,135 @@
+//! Target `event_records`: the native → JS event records (`records::encode` of
+//! crates/node/src/records.rs) for arbitrary events, and the handle ↔ two-int split JS carries.
+//!
+//! Must hold: no panic for any event (any socket id, handle, offset, length, errno, syscall
+//! name); each field lands where ts/engine.ts reads it; a handle survives the round trip
+//! through two `i32`s; a buffer that is not in the pool is located as region -1.
+
+use crate::node_records::{self as records, RECORD_INTS};
+use arbitrary::{Result, Unstructured};
+use zerosock_pool::BufHandle;
+use zerosock_uring::{Event, SysError};
+
+const SYSCALLS: [&str; 6] = ["connect", "accept", "recv", "send", "io_uring_enter", "bogus"];
+
+/// Runs one input.
+pub fn run(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    for _ in 0..64 {
+        if u.is_empty() {
+            break;
+        }
+        if one(&mut u).is_err() {
+            break;
+        }
+    }
+}
+
+fn one(u: &mut Unstructured<'_>) -> Result<()> {
+    let socket: u32 = u.arbitrary()?;
+    let buf = BufHandle::from_u64(u.arbitrary()?);
+    let (lo, hi) = records::handle_ints(buf);
+    assert_eq!(records::handle_from_ints(lo, hi), buf);
+    let offset: u32 = u.arbitrary()?;
+    let len: u32 = u.arbitrary()?;
+    let bytes: u64 = u.arbitrary()?;
+    let errno: i32 = u.arbitrary()?;
+    let syscall = *u.choose(&SYSCALLS)?;
+    let region: i32 = u.arbitrary()?;
+    let at: i32 = u.arbitrary()?;
+    let ev = match u.int_in_range(0u8..=8)? {
+        0 => Event::Accepted {
+            listener: u.arbitrary()?,
+            socket,
+        },
+        1 => Event::Connected { socket },
+        2 => Event::Data {
+            socket,
+            buf,
+            offset,
+            len,
+        },
+        3 => Event::Sent { socket, bytes },
+        4 => Event::Eof { socket },
+        5 => Event::Error {
+            socket,
+            err: SysError::new(errno, syscall),
+        },
+        6 => Event::ZeroCopyDone {
+            socket,
+            first: offset,
+            last: len,
+            copied: u.arbitrary()?,
+        },
+        7 => Event::Mapped {
+            socket,
+            window: offset,
+            chunk: len,
+            len: u.arbitrary()?,
+        },
+        _ => Event::Closed { socket },
+    };
+    let mut out = [0x7777_7777i32; RECORD_INTS];
+    let locate = |h: BufHandle, off: u32| {
+        assert_eq!((h, off), (buf, offset), "locate called with other values");
+        (region, at)
+    };
+    records::encode(&ev, &locate, &mut out);
+    if !matches!(ev, Event::Accepted { .. }) {
+        assert_eq!(out[1], socket as i32, "socket id in int 1");
+    }
+    match ev {
+        Event::Accepted { listener, socket } => {
+            assert_eq!(out[0], records::event::ACCEPTED);
+            assert_eq!((out[1], out[2]), (listener as i32, socket as i32));
+        }
+        Event::Connected { .. } => assert_eq!(out[0], records::event::CONNECTED),
+        Event::Data { .. } => {
+            assert_eq!(out[0], records::event::DATA);
+            assert_eq!(&out[2..7], &[region, at, len as i32, lo, hi]);
+            assert_eq!(records::handle_from_ints(out[5], out[6]), buf);
+        }
+        Event::Sent { bytes, .. } => {
+            assert_eq!(out[0], records::event::SENT);
+            let back = (out[2] as u32 as u64) | ((out[3] as u32 as u64) << 32);
+            assert_eq!(back, bytes);
+        }
+        Event::Eof { .. } => assert_eq!(out[0], records::event::EOF),
+        Event::Error { err, .. } => {
+            assert_eq!(out[0], records::event::ERROR);
+            assert_eq!(out[2], err.errno);
+            let name = records::SYSCALLS[out[3] as usize];
+            if records::SYSCALLS.contains(&err.syscall) {
+                assert_eq!(name, err.syscall);
+            } else {
+                assert_eq!(out[3], 0, "unknown syscall maps to index 0");
+            }
+        }
+        Event::Closed { .. } => assert_eq!(out[0], records::event::CLOSED),
+        Event::ZeroCopyDone {
+            first,
+            last,
+            copied,
+            ..
+        } => {
+            assert_eq!(out[0], records::event::ZC_DONE);
+            assert_eq!(&out[2..5], &[first as i32, last as i32, i32::from(copied)]);
+        }
+        Event::Mapped {
+            window, chunk, len, ..
+        } => {
+            assert_eq!(out[0], records::event::MAPPED);
+            assert_eq!(&out[2..5], &[window as i32, chunk as i32, len as i32]);
+        }
+    }
+    // Ints not used by the kind are zero (JS may read them as 0).
+    let used = match ev {
+        Event::Accepted { .. } => 3,
+        Event::Data { .. } => 7,
+        Event::Sent { .. } | Event::Error { .. } => 4,
+        Event::ZeroCopyDone { .. } | Event::Mapped { .. } => 5,
+        _ => 2,
+    };
+    assert!(out[used..].iter().all(|&x| x == 0), "stale ints in {out:?}");
+    Ok(())
+}

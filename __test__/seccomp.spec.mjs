@@ -18,7 +18,16 @@ async function launcher() {
   const { stdout } = await run(
     'cargo',
     ['build', '--release', '--quiet', '--manifest-path', MANIFEST, '--message-format=json'],
-    { cwd: ROOT, timeout: 240_000, maxBuffer: 64 << 20 },
+    {
+      cwd: ROOT,
+      timeout: 240_000,
+      maxBuffer: 64 << 20,
+      // The same place .ci/seccomp.sh builds it (under the ignored target/).
+      env: {
+        ...process.env,
+        CARGO_TARGET_DIR: `${process.env.CARGO_TARGET_DIR ?? `${ROOT}target`}/tools`,
+      },
+    },
   );
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('{')) continue;

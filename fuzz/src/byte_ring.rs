@@ -79,11 +79,31 @@ fn run_inner(u: &mut Unstructured<'_>) -> Result<()> {
         queue: VecDeque::new(),
     });
     let mut seq = 0u32;
+    let trace = std::env::var_os("ZEROSOCK_FUZZ_TRACE").is_some();
+    let t0 = std::time::Instant::now();
+    if trace {
+        eprintln!(
+            "origin {:?} capacity {} shift {} len {}",
+            r.origin,
+            p.capacity(),
+            r.shift,
+            r.len
+        );
+    }
     for _ in 0..MAX_OPS {
         if u.is_empty() {
             break;
         }
-        match u.int_in_range(0u8..=8)? {
+        let op = u.int_in_range(0u8..=8)?;
+        if trace {
+            eprintln!(
+                "{:?} op {op} head {} tail {}",
+                t0.elapsed(),
+                r.mem.load_header(layout::OFF_HEAD),
+                r.mem.load_header(layout::OFF_TAIL)
+            );
+        }
+        match op {
             0 | 1 => {
                 let len = pick_len(u, max)?;
                 seq += 1;
@@ -153,8 +173,14 @@ fn attach(u: &mut Unstructured<'_>, r: &Region) -> Result<Option<ByteRing>> {
     // SAFETY: as above.
     match unsafe { ByteRing::attach(ptr, r.len) } {
         Ok(ring) => {
-            assert!(r.shift % 4 == 0, "attached at a misaligned address");
-            assert!(r.len >= ring.region_len(), "attached over too little memory");
+            assert!(
+                r.shift.is_multiple_of(4),
+                "attached at a misaligned address"
+            );
+            assert!(
+                r.len >= ring.region_len(),
+                "attached over too little memory"
+            );
             Ok(Some(ring))
         }
         Err(e) => {
@@ -277,7 +303,11 @@ fn check_pop(model: &mut Option<Model>, got: Option<(usize, &[u8])>) {
     match (got, m.queue.pop_front()) {
         (None, None) => {}
         (Some((_, bytes)), Some((seq, len, next))) => {
-            assert_eq!(bytes, message(seq, len).as_slice(), "message {seq} corrupted");
+            assert_eq!(
+                bytes,
+                message(seq, len).as_slice(),
+                "message {seq} corrupted"
+            );
             m.head = next;
         }
         (got, want) => panic!(

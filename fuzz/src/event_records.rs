@@ -10,7 +10,14 @@ use arbitrary::{Result, Unstructured};
 use zerosock_pool::BufHandle;
 use zerosock_uring::{Event, SysError};
 
-const SYSCALLS: [&str; 6] = ["connect", "accept", "recv", "send", "io_uring_enter", "bogus"];
+const SYSCALLS: [&str; 6] = [
+    "connect",
+    "accept",
+    "recv",
+    "send",
+    "io_uring_enter",
+    "bogus",
+];
 
 /// Runs one input.
 pub fn run(data: &[u8]) {

@@ -194,8 +194,14 @@ fn attach(r: &Region) -> Option<RecordRing> {
     // SAFETY: as above.
     match unsafe { RecordRing::attach(ptr, r.len) } {
         Ok(ring) => {
-            assert!(r.shift % 4 == 0, "attached at a misaligned address");
-            assert!(r.len >= ring.region_len(), "attached over too little memory");
+            assert!(
+                r.shift.is_multiple_of(4),
+                "attached at a misaligned address"
+            );
+            assert!(
+                r.len >= ring.region_len(),
+                "attached over too little memory"
+            );
             Some(ring)
         }
         Err(e) => {
@@ -220,7 +226,8 @@ fn reserve(p: &mut RecordProducer, model: &mut Option<Model>, seq: &mut u32, n: 
             }
             let k = k.min(got);
             for i in 0..got {
-                r.record_mut(i).copy_from_slice(&record(*seq + 1 + i as u32, rs));
+                r.record_mut(i)
+                    .copy_from_slice(&record(*seq + 1 + i as u32, rs));
             }
             r.commit(k);
             if let Some(m) = model {
@@ -258,7 +265,13 @@ fn push(p: &mut RecordProducer, model: &mut Option<Model>, seq: u32, len: usize)
     }
 }
 
-fn push_batch(p: &mut RecordProducer, model: &mut Option<Model>, seq: &mut u32, n: usize, extra: usize) {
+fn push_batch(
+    p: &mut RecordProducer,
+    model: &mut Option<Model>,
+    seq: &mut u32,
+    n: usize,
+    extra: usize,
+) {
     let rs = p.record_size();
     let mut bytes = Vec::with_capacity(n * rs + extra);
     for i in 0..n {
@@ -325,7 +338,10 @@ fn check_pops(model: &mut Option<Model>, rs: usize, got: &[Vec<u8>]) {
         return;
     };
     for r in got {
-        let seq = m.queue.pop_front().expect("popped a record the model does not have");
+        let seq = m
+            .queue
+            .pop_front()
+            .expect("popped a record the model does not have");
         assert_eq!(r, &record(seq, rs), "record {seq} corrupted");
         m.head = m.head.wrapping_add(rs as u32);
     }
@@ -333,6 +349,9 @@ fn check_pops(model: &mut Option<Model>, rs: usize, got: &[Vec<u8>]) {
 
 /// Only `Corrupt`, and only after a peer broke the ring.
 fn fail(model: &mut Option<Model>, e: &RingError) {
-    assert!(matches!(e, RingError::Corrupt { .. }), "unexpected error {e:?}");
+    assert!(
+        matches!(e, RingError::Corrupt { .. }),
+        "unexpected error {e:?}"
+    );
     assert!(model.is_none(), "{e:?} on a ring nobody corrupted");
 }

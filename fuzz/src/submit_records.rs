@@ -1,6 +1,7 @@
 //! Target `submit_records`: the 8-int submission records JS writes into shared memory, decoded
 //! and applied exactly as `NativeEngine::flush` (crates/node/src/engine.rs) does, against a
-//! live engine with real loopback connections — with forged socket ids, stale, foreign,
+//! live engine with a listener and two loopback connections to plain peer sockets that write
+//! and read at random — with forged socket ids, stale, foreign,
 //! mutated and random buffer handles, and out-of-range offsets and lengths mixed in.
 //!
 //! Must hold: no panic; every call fails cleanly or succeeds; a buffer the harness still
@@ -11,7 +12,9 @@
 use crate::node_records::{self as records, RECORD_INTS};
 use arbitrary::{Result, Unstructured};
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -53,6 +56,39 @@ struct World {
     events: Vec<Event>,
     /// A forged record freed or took a buffer JS never held (see [`FORGED_LIVE`]).
     forged_live: bool,
+    /// The other ends of the engine's two connections (plain sockets, closed with RST).
+    peers: Vec<TcpStream>,
+}
+
+/// One listener for every input's peers, bound once: binding a fresh port per input and
+/// closing with FIN left two TIME_WAIT sockets per input, and ~30 000 inputs exhausted the
+/// ephemeral ports (bind: EADDRINUSE). Peers close with RST (SO_LINGER 0): no TIME_WAIT.
+fn peer_listener() -> &'static TcpListener {
+    static LISTENER: OnceLock<TcpListener> = OnceLock::new();
+    LISTENER.get_or_init(|| {
+        let l = TcpListener::bind("127.0.0.1:0").expect("peer listener");
+        l.set_nonblocking(true).expect("nonblocking listener");
+        l
+    })
+}
+
+/// SO_LINGER {on, 0}: close sends RST and leaves no TIME_WAIT behind.
+fn linger_zero(s: &TcpStream) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid descriptor and a `linger` of the size passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "SO_LINGER");
 }
 
 /// Inputs in which a forged SEND/RELEASE/DROP record named a buffer that the engine or the
@@ -111,13 +147,15 @@ impl World {
         let mut cfg = EngineConfig::new(kind, pool.clone());
         cfg.recv_buffers = 16;
         let mut engine = Engine::new(cfg).expect("engine");
+        // A listener for the records to hit (nobody connects to it).
         let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let listener = engine.listen(addr, 64, false).expect("listen");
-        let at = engine.local_addr(listener).expect("local_addr");
+        let at = peer_listener().local_addr().expect("peer address");
         let clients = [
             engine.connect(at).expect("connect"),
             engine.connect(at).expect("connect"),
         ];
+        engine.submit().expect("submit");
         let mut w = World {
             engine,
             js: pool.local(),
@@ -131,15 +169,25 @@ impl World {
             stale: Vec::new(),
             events: Vec::new(),
             forged_live: false,
+            peers: Vec::new(),
         };
         let deadline = Instant::now() + LIMIT;
         let mut connected = 0;
-        while connected < 2 || w.sockets.len() < 4 {
+        while connected < 2 || w.peers.len() < 2 {
             assert!(Instant::now() < deadline, "{kind}: setup timed out");
+            match peer_listener().accept() {
+                Ok((peer, _)) => {
+                    peer.set_nonblocking(true).expect("nonblocking peer");
+                    linger_zero(&peer);
+                    w.peers.push(peer);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("accept: {e}"),
+            }
             w.events.clear();
             w.engine.submit().expect("submit");
             let mut events = std::mem::take(&mut w.events);
-            w.engine.wait(Duration::from_millis(20), &mut events);
+            w.engine.wait(Duration::from_millis(1), &mut events);
             for ev in &events {
                 if matches!(ev, Event::Connected { .. }) {
                     connected += 1;
@@ -157,7 +205,7 @@ impl World {
             if u.is_empty() || self.forged_live {
                 break;
             }
-            match u.int_in_range(0u8..=9)? {
+            match u.int_in_range(0u8..=11)? {
                 0..=3 => {
                     let rec = self.record(u)?;
                     self.apply(rec);
@@ -198,10 +246,21 @@ impl World {
                         self.stale.push(h);
                     }
                 }
-                _ => {
+                9 => {
                     let _ = self.engine.queued_bytes(u.arbitrary()?);
                     let _ = self.engine.local_addr(u.arbitrary()?);
                     let _ = self.engine.peer_addr(self.pick_socket(u)?);
+                }
+                _ => {
+                    // A peer writes (so Data events come) or reads what it was sent.
+                    let i = u.choose_index(self.peers.len())?;
+                    if u.ratio(1u8, 2u8)? {
+                        let n = u.int_in_range(1usize..=150_000)?;
+                        let _ = self.peers[i].write(&vec![0xA5u8; n]);
+                    } else {
+                        let mut buf = vec![0u8; 256 * 1024];
+                        let _ = self.peers[i].read(&mut buf);
+                    }
                 }
             }
         }
@@ -321,8 +380,14 @@ impl World {
                 offset,
                 len,
             } => {
-                let size = self.pool.class_size(buf.class()).expect("data in a real class");
-                assert!(offset as usize + len as usize <= size, "data past its buffer");
+                let size = self
+                    .pool
+                    .class_size(buf.class())
+                    .expect("data in a real class");
+                assert!(
+                    offset as usize + len as usize <= size,
+                    "data past its buffer"
+                );
                 assert!(len > 0);
                 self.received.push(buf);
                 socket
@@ -355,6 +420,7 @@ impl World {
 
     /// Gives everything back, closes every socket and waits for their `Closed` events.
     fn teardown(&mut self) {
+        self.peers.clear(); // RST
         for h in std::mem::take(&mut self.received) {
             self.engine
                 .release_recv(h)
@@ -382,7 +448,7 @@ impl World {
             let mut events = std::mem::take(&mut self.events);
             events.clear();
             let _ = self.engine.submit();
-            self.engine.wait(Duration::from_millis(20), &mut events);
+            self.engine.wait(Duration::from_millis(1), &mut events);
             for ev in &events {
                 self.on_event(ev);
             }

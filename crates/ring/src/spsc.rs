@@ -260,13 +260,16 @@ impl ConsumerCore {
             return Ok(avail);
         }
         let tail = self.region.tail().load(Ordering::Acquire);
-        self.accept_tail(tail)?;
-        // `head` (local, maybe ahead of the released head) must not pass `tail`.
+        // `head` (local, maybe ahead of the released head) must not pass `tail`. Checked before
+        // `accept_tail` caches it: a cached tail behind a head released later made the cached
+        // `tail - head` wrap to ~2^32 ("plenty"), and skipping wrap markers then looped
+        // ~2^32 / capacity times per pop.
         if tail.wrapping_sub(head) > tail.wrapping_sub(self.head) {
             return Err(RingError::Corrupt {
                 reason: "tail moved backwards",
             });
         }
+        self.accept_tail(tail)?;
         Ok(tail.wrapping_sub(head))
     }
 

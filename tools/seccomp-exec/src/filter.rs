@@ -91,8 +91,9 @@ pub fn install(blocked: &[libc::c_long], errno: i32) -> io::Result<()> {
 
 /// What `io_uring_setup(1, &params)` fails with now (None if it succeeded).
 pub fn io_uring_setup_errno() -> Option<i32> {
-    let mut params = [0u8; 120]; // struct io_uring_params
-                                 // SAFETY: io_uring_setup reads and writes `params` (120 bytes, the struct's size).
+    // struct io_uring_params is 120 bytes.
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup reads and writes `params` (120 bytes, the struct's size).
     let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
     if fd >= 0 {
         // SAFETY: closing the descriptor we just got.

@@ -71,10 +71,9 @@ impl Region {
             off.is_multiple_of(4) && off < HEADER_LEN,
             "bad header offset {off}"
         );
-        // SAFETY: `off` is inside the header, which lies within the region; the
-        // region is 4-aligned and so is `off`, and `AtomicU32` has the size and
-        // alignment of `u32`. The header is only ever accessed atomically (by us
-        // and by the JS side), and the reference lives no longer than `self`.
+        // The header is only ever accessed atomically (by us and by the JS side).
+        // SAFETY: `off` is 4-aligned and inside the header, within the 4-aligned region;
+        // AtomicU32 has u32's size and alignment; the reference lives no longer than `self`.
         unsafe { &*self.base.as_ptr().add(off).cast::<AtomicU32>() }
     }
 

@@ -46,7 +46,7 @@ export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AF
 status=0
 for t in $("$root_target/fuzz/release/zerosock-fuzz" --list); do
   in="$work/seeds"
-  if [ -d "fuzz/corpus/$t" ]; then
+  if compgen -G "fuzz/corpus/$t/*" >/dev/null; then
     in="$work/in-$t"
     mkdir -p "$in"
     cp "$work/seeds/"* "fuzz/corpus/$t/"* "$in/"

@@ -14,8 +14,8 @@ import { backends, fdCount, until, within } from './helpers.mjs';
 import { envInt, settleAll, warmUp } from './faults-helpers.mjs';
 
 const SEED = envInt('ZEROSOCK_FUZZ_SEED', 20251125);
-const RUNS = envInt('ZEROSOCK_FUZZ_RUNS', 25);
-const MAX_COMMANDS = envInt('ZEROSOCK_FUZZ_COMMANDS', 40);
+const RUNS = envInt('ZEROSOCK_FUZZ_RUNS', 100);
+const MAX_COMMANDS = envInt('ZEROSOCK_FUZZ_COMMANDS', 60);
 const TIME_LIMIT = envInt('ZEROSOCK_FUZZ_TIME_MS', 60_000);
 const MAX_CONNS = 6;
 const POOL_SIZE = 4096;

@@ -169,14 +169,21 @@ export function peer(t, args, opts = {}) {
       const found = messages.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const w = { pred, resolve };
-        waiters.push(w);
-        setTimeout(() => {
+        // The timer is cleared on a match: a pending one would keep the test process alive.
+        const timer = setTimeout(() => {
           const i = waiters.indexOf(w);
           if (i < 0) return;
           waiters.splice(i, 1);
           reject(new Error(`peer sent no expected message in ${ms} ms; stderr: ${stderr}`));
         }, ms);
+        const w = {
+          pred,
+          resolve: (msg) => {
+            clearTimeout(timer);
+            resolve(msg);
+          },
+        };
+        waiters.push(w);
       });
     },
   };

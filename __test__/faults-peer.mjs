@@ -8,6 +8,7 @@
 import net from 'node:net';
 import { readdirSync } from 'node:fs';
 import { connect, createServer, stats } from 'zerosock';
+import { envInt } from './faults-helpers.mjs';
 
 const say = (msg) => process.stdout.write(`${JSON.stringify(msg)}\n`);
 // Never outlive a test that forgot us.
@@ -99,15 +100,23 @@ async function storm(backend, port, refusedPort, n, refusedEvery) {
   const fdsBefore = readdirSync('/proc/self/fd').length;
   const poolBefore = stats()[backend].poolInUse;
   const started = Date.now();
+  // Where each connect is, so that a stall says where it stuck.
+  const stage = new Array(n).fill('connecting');
   const one = async (i) => {
     const refused = i % refusedEvery === 0;
     const sock = await connect({ port: refused ? refusedPort : port, host: '127.0.0.1', backend });
+    stage[i] = 'connected';
     const closed = new Promise((r) => sock.once('close', r));
     let got = '';
-    sock.on('data', (v) => (got += Buffer.from(v).toString()));
+    sock.on('data', (v) => {
+      got += Buffer.from(v).toString();
+      stage[i] = 'data';
+    });
+    sock.on('end', () => (stage[i] = 'end'));
     sock.send(`ping ${i}`);
     sock.end();
     await closed;
+    stage[i] = 'closed';
     if (got !== `ping ${i}`) throw new Error(`echo of ${i} was ${JSON.stringify(got)}`);
     return refused;
   };
@@ -115,11 +124,14 @@ async function storm(backend, port, refusedPort, n, refusedEvery) {
   let settled = 0;
   const results = await Promise.race([
     Promise.allSettled(promises.map((p) => p.finally(() => settled++))),
-    new Promise((r) => setTimeout(() => r(null), 90_000)),
+    new Promise((r) => setTimeout(() => r(null), envInt('ZEROSOCK_STORM_WAIT_MS', 90_000))),
   ]);
   const out = { type: 'result', n, ms: Date.now() - started, settled, codes: {}, ok: 0 };
   if (results === null) {
     out.unsettled = n - settled;
+    out.stages = {};
+    for (const st of stage) out.stages[st] = (out.stages[st] ?? 0) + 1;
+    out.stats = stats()[backend];
   } else {
     for (const r of results) {
       if (r.status === 'fulfilled') out.ok++;

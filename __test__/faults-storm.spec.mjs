@@ -29,6 +29,11 @@ for (const backend of backends) {
         sock.on('error', () => {});
       });
       await server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+      // A failed assertion below must not leave the server open (ava would wait for exit).
+      t.teardown(() => {
+        server.closeAllConnections();
+        return server.close();
+      });
       const refusedPort = await closedPort();
       const p = peer(t, [
         'storm',
@@ -42,7 +47,11 @@ for (const backend of backends) {
       const { code, signal } = await within(p.exited, 10_000, 'storm process exit');
       t.is(code, 0, `storm process exit ${code} ${signal} ${p.stderr}`);
       const refused = Math.ceil(N / REFUSED_EVERY);
-      t.is(result.unsettled, undefined, `${result.unsettled} connects never settled`);
+      t.is(
+        result.unsettled,
+        undefined,
+        `${result.unsettled} connects never settled: ${JSON.stringify(result.stages)} ${JSON.stringify(result.stats)}`,
+      );
       t.is(result.settled, N, 'every connect promise settled');
       t.is(result.ok, N - refused, `outcomes ${JSON.stringify(result.codes)}`);
       t.deepEqual(result.codes, { ECONNREFUSED: refused });

@@ -7,10 +7,11 @@
 mod zc;
 
 use crate::buffers::{Buffers, LARGE};
-use crate::common::{copy_break, Kind, State, WriteShut};
+use crate::common::{Kind, State, WriteShut};
 use crate::config::EngineConfig;
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
+use crate::send_side::{self, impl_stream_sock, send_side, sock_mut};
 use crate::sendq::{SendQueue, MAX_IOVECS};
 use crate::slab::{Slab, SocketId};
 use crate::sys::{self, RawAddr};
@@ -81,6 +82,8 @@ impl ESock {
     }
 }
 
+impl_stream_sock!(ESock, |s| s.writable);
+
 /// The epoll engine.
 pub(crate) struct EpollEngine {
     epfd: RawFd,
@@ -109,14 +112,6 @@ pub(crate) struct EpollEngine {
     zc_closing: Vec<(SocketId, Instant, bool)>,
     /// timerfd for `zc_closing` deadlines (-1 until needed).
     zc_timer: RawFd,
-}
-
-fn sock_mut(socks: &mut Slab<ESock>, id: SocketId) -> Result<&mut ESock, EngineError> {
-    let s = socks.get_mut(id).ok_or(EngineError::BadSocket)?;
-    if s.state == State::Closing {
-        return Err(EngineError::SocketClosed);
-    }
-    Ok(s)
 }
 
 fn errno() -> i32 {
@@ -285,33 +280,15 @@ impl EpollEngine {
     }
 
     pub fn local_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
-        let s = self.socks.get(id).ok_or(EngineError::BadSocket)?;
-        Ok(sys::local_addr(s.fd)?)
+        send_side::address(&self.socks, id, false)
     }
 
     pub fn peer_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
-        let s = self.socks.get(id).ok_or(EngineError::BadSocket)?;
-        Ok(sys::peer_addr(s.fd)?)
-    }
-
-    fn writable_sock(socks: &mut Slab<ESock>, id: SocketId) -> Result<&mut ESock, EngineError> {
-        let s = sock_mut(socks, id)?;
-        if s.kind != Kind::Stream {
-            return Err(EngineError::WrongSocketKind);
-        }
-        if s.shut != WriteShut::Open || s.failed {
-            return Err(EngineError::SocketClosed);
-        }
-        Ok(s)
+        send_side::address(&self.socks, id, true)
     }
 
     fn mark_dirty(&mut self, id: SocketId) {
-        if let Some(s) = self.socks.get_mut(id) {
-            if !s.dirty {
-                s.dirty = true;
-                self.dirty.push(id);
-            }
-        }
+        send_side!(self).mark_dirty(id);
     }
 
     pub fn send(
@@ -321,22 +298,7 @@ impl EpollEngine {
         offset: u32,
         len: u32,
     ) -> Result<(), EngineError> {
-        let cap = self.bufs.size_of_class(buf.class());
-        let base = self.bufs.ptr(buf)?;
-        if offset as usize + len as usize > cap {
-            return Err(EngineError::InvalidArgument(
-                "offset + len is past the buffer's end",
-            ));
-        }
-        let s = Self::writable_sock(&mut self.socks, id)?;
-        if len == 0 {
-            self.bufs.release(buf);
-            return Ok(());
-        }
-        // SAFETY: offset + len <= the buffer's size, checked above.
-        s.sendq.push(buf, unsafe { base.add(offset as usize) }, len);
-        self.mark_dirty(id);
-        Ok(())
+        send_side!(self).send(id, buf, offset, len)
     }
 
     pub fn send_zerocopy(
@@ -350,37 +312,13 @@ impl EpollEngine {
         self.send_zerocopy_src(id, Some(buf), ptr, len)
     }
 
-    pub fn send_copy(&mut self, id: SocketId, mut data: &[u8]) -> Result<(), EngineError> {
-        let s = Self::writable_sock(&mut self.socks, id)?;
-        if self.direct_send_min > 0
-            && data.len() >= self.direct_send_min
-            && s.state == State::Open
-            && s.writable
-            && s.sendq.is_empty()
-        {
-            // Nothing queued or in flight: order allows writing right now, saving the copy.
-            let n = crate::common::direct_send(s.fd, data);
-            self.stats.write_calls += 1;
-            if n > 0 {
-                self.stats.bytes_out += n as u64;
-                self.pending.push_back(Event::Sent {
-                    socket: id,
-                    bytes: n as u64,
-                });
-                data = &data[n..];
-                if data.is_empty() {
-                    // Nothing else may wake the owner for this event (a sender that only
-                    // waits for 'drain' would wait forever).
-                    self.wake();
-                    return Ok(());
-                }
-            }
+    pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
+        if send_side!(self).send_copy(id, data, self.direct_send_min)? {
+            // Everything went out directly: nothing else would wake the owner for the `Sent`
+            // event (a sender that only waits for 'drain' would wait forever).
+            self.wake();
         }
-        let r = s.sendq.push_copy(&mut self.bufs, data);
-        if !data.is_empty() {
-            self.mark_dirty(id);
-        }
-        r.map_err(|(_, e)| EngineError::Pool(e))
+        Ok(())
     }
 
     pub fn queued_bytes(&self, id: SocketId) -> usize {
@@ -388,15 +326,7 @@ impl EpollEngine {
     }
 
     pub fn shutdown_write(&mut self, id: SocketId) -> Result<(), EngineError> {
-        let s = sock_mut(&mut self.socks, id)?;
-        if s.kind != Kind::Stream {
-            return Err(EngineError::WrongSocketKind);
-        }
-        if s.shut == WriteShut::Open {
-            s.shut = WriteShut::Wanted;
-            self.mark_dirty(id);
-        }
-        Ok(())
+        send_side!(self).shutdown_write(id)
     }
 
     pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
@@ -624,7 +554,10 @@ impl EpollEngine {
                 bytes: wrote,
             });
         }
-        let s = self.socks.get_mut(id).expect("still there");
+        // Reading the error queue above may have finished a close and removed the socket.
+        let Some(s) = self.socks.get_mut(id) else {
+            return calls;
+        };
         if s.sendq.is_empty() && s.shut == WriteShut::Wanted {
             s.shut = WriteShut::Done;
             // SAFETY: plain shutdown(2) on our socket.
@@ -933,28 +866,9 @@ impl EpollEngine {
             // SAFETY: `ptr` is a buffer of `cap` bytes we own.
             let rc = unsafe { libc::recv(fd, ptr.cast(), cap, 0) };
             self.stats.read_calls += 1;
-            let s = self.socks.get_mut(id).expect("still there");
             if rc > 0 {
                 let len = rc as usize;
-                self.stats.bytes_in += len as u64;
-                self.stats.recv_events += 1;
-                if s.zc_recv {
-                    self.stats.recv_copied_bytes += len as u64;
-                }
-                let buf = match copy_break(&mut self.bufs, ptr, len, self.copy_break) {
-                    Some(small) => {
-                        self.stats.copy_breaks += 1;
-                        self.bufs.release(h);
-                        small
-                    }
-                    None => h,
-                };
-                out.push(Event::Data {
-                    socket: id,
-                    buf,
-                    offset: 0,
-                    len: len as u32,
-                });
+                self.deliver_copy(id, h, ptr, len, out);
                 let s = self.socks.get_mut(id).expect("still there");
                 if len < cap && !s.rdhup {
                     s.readable = false;

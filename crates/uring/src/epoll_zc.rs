@@ -32,7 +32,7 @@ impl EpollEngine {
         if len == 0 {
             return Err(EngineError::InvalidArgument("a zerocopy send needs bytes"));
         }
-        let s = Self::writable_sock(&mut self.socks, id)?;
+        let s = crate::send_side::writable(&mut self.socks, id)?;
         let t = s.zc.get_or_insert_with(Box::default);
         if !t.configured {
             t.configured = true;
@@ -103,21 +103,7 @@ impl EpollEngine {
             };
             ranges.clear();
             t.take_ranges(&mut ranges);
-            for &(first, last, copied, bytes) in &ranges {
-                let n = u64::from(last.wrapping_sub(first)) + 1;
-                self.stats.zerocopy_done_sends += n;
-                self.stats.zc_done_events += 1;
-                if copied {
-                    self.stats.zerocopy_copied_sends += n;
-                    self.stats.zerocopy_copied_bytes += bytes;
-                }
-                out.push(Event::ZeroCopyDone {
-                    socket: id,
-                    first,
-                    last,
-                    copied,
-                });
-            }
+            crate::zerocopy::report_done(id, &ranges, &mut self.stats, out);
         }
     }
 
@@ -461,7 +447,7 @@ impl EpollEngine {
     }
 
     /// Reports `len` bytes the kernel copied into pool buffer `h` (copy-break applies).
-    fn deliver_copy(
+    pub(super) fn deliver_copy(
         &mut self,
         id: SocketId,
         h: BufHandle,
@@ -469,7 +455,9 @@ impl EpollEngine {
         len: usize,
         out: &mut Vec<Event>,
     ) {
-        self.stats.recv_copied_bytes += len as u64;
+        if self.socks.get(id).is_some_and(|s| s.zc_recv) {
+            self.stats.recv_copied_bytes += len as u64;
+        }
         self.stats.bytes_in += len as u64;
         self.stats.recv_events += 1;
         let buf = match copy_break(&mut self.bufs, ptr, len, self.copy_break) {

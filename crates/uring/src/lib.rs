@@ -22,6 +22,7 @@ mod epoll;
 mod error;
 mod event;
 pub mod probe;
+mod send_side;
 mod sendq;
 mod slab;
 mod sys;

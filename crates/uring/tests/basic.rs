@@ -9,7 +9,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::Duration;
-use zerosock_uring::{EngineError, Event};
+use zerosock_uring::{Engine, EngineError, Event};
 
 const T: Duration = Duration::from_secs(15);
 
@@ -411,6 +411,126 @@ fn poll_honours_max() {
                 thread::sleep(Duration::from_millis(5));
             }
         }
+        drop(peers);
+    }
+}
+
+/// Waits until `fd` is readable or `ms` pass.
+fn fd_readable(fd: std::os::fd::RawFd, ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, ms) == 1 }
+}
+
+/// Drives `e` the way the Node binding does: `poll()` only after the notify fd became
+/// readable, `submit()` after each batch, until `on` (which returns how much of the work an
+/// event did) has counted `target`. Fails if the fd stays quiet while work is left.
+fn drive_by_notify_fd(
+    e: &mut Engine,
+    what: &str,
+    target: usize,
+    mut on: impl FnMut(&mut Engine, &Event) -> usize,
+) {
+    let fd = e.notify_fd();
+    let mut out = Vec::new();
+    let mut done = 0;
+    for _ in 0..100_000 {
+        if done == target {
+            return;
+        }
+        assert!(
+            fd_readable(fd, 3000),
+            "{}: {what}: the notify fd stayed quiet at {done} of {target} ({:?})",
+            e.describe(),
+            e.stats()
+        );
+        out.clear();
+        e.poll(&mut out, 256);
+        for ev in &out {
+            done += on(e, ev);
+        }
+        e.submit().unwrap();
+    }
+    panic!("{what}: {done} of {target} after 100 000 polls");
+}
+
+/// More completions than the kernel runs per io_uring_enter (20 task-work items with
+/// DEFER_TASKRUN): the engine must keep the notify fd readable until every one was reaped.
+#[test]
+fn notify_fd_stays_readable_through_a_burst() {
+    const N: usize = 300;
+    const REFUSED: usize = 2000;
+    // About 3 000 descriptors at the peak: lift the soft limit to the hard one, as Node does.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit with a valid struct.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+        lim.rlim_cur = lim.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
+    }
+    if lim.rlim_cur < 4096 {
+        eprintln!("skipped: RLIMIT_NOFILE hard limit {} < 4096", lim.rlim_max);
+        return;
+    }
+    for kind in backends() {
+        let pool = pool(16, None);
+        let mut e = engine(kind, &pool);
+        let l = e
+            .listen("127.0.0.1:0".parse().unwrap(), 1024, false)
+            .unwrap();
+        let at = e.local_addr(l).unwrap();
+        e.submit().unwrap();
+        let peers: Vec<TcpStream> = (0..N).map(|_| TcpStream::connect(at).unwrap()).collect();
+        drive_by_notify_fd(&mut e, "accepting", N, |_, ev| {
+            matches!(ev, Event::Accepted { .. }) as usize
+        });
+        // Every peer writes at once; nothing is polled until all bytes are in flight.
+        for mut p in &peers {
+            p.write_all(b"burst").unwrap();
+        }
+        thread::sleep(Duration::from_millis(100));
+        drive_by_notify_fd(&mut e, "receiving", N * 5, |e, ev| match ev {
+            Event::Data { .. } => take_data(e, &pool, ev).len(),
+            _ => 0,
+        });
+        // And a burst of engine connects, all completing before the first poll.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = listener.local_addr().unwrap();
+        // std listens with a backlog of 128; a second listen(2) raises it, so the kernel
+        // completes all N handshakes without anyone accepting.
+        // SAFETY: listen(2) on a socket we own.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 1024) }, 0);
+        for _ in 0..N {
+            e.connect(target).unwrap();
+        }
+        e.submit().unwrap();
+        thread::sleep(Duration::from_millis(100));
+        drive_by_notify_fd(&mut e, "connecting", N, |_, ev| {
+            matches!(ev, Event::Connected { .. }) as usize
+        });
+        // And a burst of refused connects (the storm that once left 2 000 unsettled).
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused_at = closed.local_addr().unwrap();
+        drop(closed);
+        for _ in 0..REFUSED {
+            e.connect(refused_at).unwrap();
+        }
+        e.submit().unwrap();
+        drive_by_notify_fd(&mut e, "refused connects", REFUSED, |e, ev| match ev {
+            Event::Error { socket, err } => {
+                assert_eq!(err.errno, libc::ECONNREFUSED, "{err}");
+                e.close(*socket).unwrap();
+                1
+            }
+            _ => 0,
+        });
         drop(peers);
     }
 }

@@ -44,7 +44,7 @@ impl UringEngine {
         if len == 0 {
             return Err(EngineError::InvalidArgument("a zerocopy send needs bytes"));
         }
-        let s = Self::writable_sock(&mut self.socks, id)?;
+        let s = crate::send_side::writable(&mut self.socks, id)?;
         let t = s.zc.get_or_insert_with(Box::default);
         if !self.zc_supported {
             t.fallback = true;
@@ -171,21 +171,7 @@ impl UringEngine {
             if closing {
                 continue;
             }
-            for &(first, last, copied, bytes) in &ranges {
-                let n = u64::from(last.wrapping_sub(first)) + 1;
-                self.stats.zerocopy_done_sends += n;
-                self.stats.zc_done_events += 1;
-                if copied {
-                    self.stats.zerocopy_copied_sends += n;
-                    self.stats.zerocopy_copied_bytes += bytes;
-                }
-                out.push(Event::ZeroCopyDone {
-                    socket: id,
-                    first,
-                    last,
-                    copied,
-                });
-            }
+            crate::zerocopy::report_done(id, &ranges, &mut self.stats, out);
         }
     }
 

@@ -34,3 +34,28 @@ pub(crate) fn disconnect(fd: std::os::fd::RawFd) {
         )
     };
 }
+
+/// Turns finished zerocopy ranges of socket `id` (from `ZcTracker::take_ranges`) into
+/// `ZeroCopyDone` events and counts them.
+pub(crate) fn report_done(
+    id: crate::slab::SocketId,
+    ranges: &[(u32, u32, bool, u64)],
+    stats: &mut crate::event::EngineStats,
+    out: &mut Vec<crate::event::Event>,
+) {
+    for &(first, last, copied, bytes) in ranges {
+        let n = u64::from(last.wrapping_sub(first)) + 1;
+        stats.zerocopy_done_sends += n;
+        stats.zc_done_events += 1;
+        if copied {
+            stats.zerocopy_copied_sends += n;
+            stats.zerocopy_copied_bytes += bytes;
+        }
+        out.push(crate::event::Event::ZeroCopyDone {
+            socket: id,
+            first,
+            last,
+            copied,
+        });
+    }
+}

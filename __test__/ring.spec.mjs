@@ -409,6 +409,8 @@ test.serial(
      ring.push(new Uint8Array([42]));`,
       { eval: true, workerData: { entry, buffer: ring.buffer } },
     );
+    // Listen for 'exit' now: the worker may be gone before the checks below are done.
+    const exited = new Promise((resolve) => producer.once('exit', resolve));
     const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
     const woke = await ring.waitForData(10_000);
@@ -421,7 +423,7 @@ test.serial(
     t.true(elu.utilization < 0.5, `event loop utilisation ${elu.utilization}`);
     t.is(h[I_WAITING], 0);
     t.deepEqual(ring.pop(), bytes(42));
-    await new Promise((resolve) => producer.once('exit', resolve));
+    await exited;
   },
 );
 

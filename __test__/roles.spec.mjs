@@ -18,11 +18,23 @@ const run = (script, args) =>
 
 for (const backend of backends) {
   test(`${backend}: a process that only listens accepts connections`, async (t) => {
+    // If the child outlives its work, it says where it stands (stderr) before the test gives up.
     const script = `
-      import { createServer } from 'zerosock';
+      import { createServer, stats } from 'zerosock';
+      const steps = [];
       const server = createServer({ backend: process.argv[1] }, (s) => {
+        steps.push('connection');
         s.on('data', (v) => s.send(v));
-        s.on('end', () => { s.end(); server.close(); });
+        s.on('end', () => {
+          steps.push('end');
+          s.end();
+          server.close().then(() => steps.push('server closed'));
+          setTimeout(() => {
+            const st = stats()[process.argv[1]];
+            console.error('still alive:', JSON.stringify({ steps, connections: server.connectionCount, st }));
+          }, 8000).unref();
+        });
+        s.on('close', () => steps.push('socket closed'));
       });
       await server.listen({ port: 0, host: '127.0.0.1' });
       console.log(server.address().port);
@@ -31,6 +43,11 @@ for (const backend of backends) {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script, backend], {
       cwd: process.cwd(),
     });
+    // Listen for 'exit' now: the child may exit before the client below sees its 'close'.
+    const exited = new Promise((r) => child.on('exit', r));
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    t.teardown(() => child.kill('SIGKILL'));
     const port = await new Promise((resolve) =>
       child.stdout.once('data', (d) => resolve(Number(String(d).trim()))),
     );
@@ -40,7 +57,10 @@ for (const backend of backends) {
     c.end('ping');
     await within(new Promise((r) => c.on('close', r)), 10_000, 'echo from a listen-only process');
     t.is(reply, 'ping');
-    await within(new Promise((r) => child.on('exit', r)), 10_000, 'child exit');
+    await within(exited, 10_000, 'child exit').catch((err) => {
+      err.message += `; child stderr: ${stderr}`;
+      throw err;
+    });
   });
 
   test(`${backend}: a process that only sends gets 'drain' after a large send`, async (t) => {

@@ -3,10 +3,16 @@
 // chunks, as the receiver does). A transport can't be measured faster than this, so it bounds
 // the ratio the `msgs` rows can show against node:net's write() per message.
 //
-//   node benchmark/msgs-ceiling.mjs [--ms 2000]
+//   node benchmark/msgs-ceiling.mjs [--ms 2000] [--json FILE]
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { MessageChecker, makeMessage, messageTemplate } from './lib/payload.mjs';
 
-const ms = Number(process.argv[process.argv.indexOf('--ms') + 1]) || 2000;
+const arg = (name) => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const ms = Number(arg('--ms')) || 2000;
 
 /** Runs `fn(count)` in rounds for `ms` and returns messages/s. */
 function rate(fn) {
@@ -46,4 +52,15 @@ for (const r of out) {
   console.log(
     `| ${r.size} B | ${fmt(r.makePerSec)} | ${fmt(r.checkPerSec)} | ${fmt(r.bothInOneCorePerSec)} |`,
   );
+}
+const json = arg('--json');
+if (json !== undefined) {
+  const machine = {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    kernel: os.release(),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
+  writeFileSync(json, `${JSON.stringify({ machine, ms, results: out }, null, 2)}\n`);
 }

@@ -15,6 +15,8 @@ const T: Duration = Duration::from_secs(18);
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn has(kind: BackendKind) -> bool {
+    // The probe opens and closes descriptors: never while another test counts them.
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     backends().contains(&kind)
 }
 

@@ -241,12 +241,7 @@ fn zerocopy_stream(kind: BackendKind) {
                     len,
                 } => {
                     assert_eq!(socket, server);
-                    let p = pool.ptr(buf).unwrap();
-                    // SAFETY: the engine gave us `len` bytes at `offset` of `buf`.
-                    got_hash.update(unsafe {
-                        std::slice::from_raw_parts(p.add(offset as usize), len as usize)
-                    });
-                    e.release_recv(buf).unwrap();
+                    hash_received(&mut e, &pool, buf, offset, len, &mut got_hash);
                 }
                 Event::Eof { socket } => {
                     assert_eq!(socket, server);

@@ -137,6 +137,21 @@ pub fn take_data(engine: &mut Engine, pool: &Pool, ev: &Event) -> Vec<u8> {
     bytes
 }
 
+/// Feeds the `len` received bytes at `offset` of `buf` to `hash`, then gives `buf` back.
+pub fn hash_received(
+    engine: &mut Engine,
+    pool: &Pool,
+    buf: zerosock_pool::BufHandle,
+    offset: u32,
+    len: u32,
+    hash: &mut StreamHash,
+) {
+    let p = pool.ptr(buf).expect("live buffer");
+    // SAFETY: the engine handed us `buf` with `len` valid bytes at `offset`.
+    hash.update(unsafe { std::slice::from_raw_parts(p.add(offset as usize), len as usize) });
+    engine.release_recv(buf).expect("release");
+}
+
 /// The 8 pattern bytes at stream positions `8 * word .. 8 * word + 8`.
 pub fn pattern_word(word: u64) -> u64 {
     let x = word.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);

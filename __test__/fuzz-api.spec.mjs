@@ -196,6 +196,18 @@ class Command {
 
 const pick = (list, i) => list[i % list.length];
 
+/** A command on open connection #i (modulo their number), with its other arguments. */
+class ConnCommand extends Command {
+  constructor(i, args = {}) {
+    super();
+    this.i = i;
+    Object.assign(this, args);
+  }
+  check(m) {
+    return m.conns.length > 0;
+  }
+}
+
 class Connect extends Command {
   check(m) {
     return m.conns.length < MAX_CONNS;
@@ -220,15 +232,7 @@ class Connect extends Command {
   }
 }
 
-class Send extends Command {
-  constructor(i, p) {
-    super();
-    this.i = i;
-    this.p = p;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class Send extends ConnCommand {
   exec(m, r) {
     const mc = pick(m.conns, this.i);
     const rc = pick(r.conns, this.i);
@@ -253,15 +257,7 @@ class Send extends Command {
   }
 }
 
-class SendZeroCopy extends Command {
-  constructor(i, p) {
-    super();
-    this.i = i;
-    this.p = p;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class SendZeroCopy extends ConnCommand {
   exec(m, r) {
     const mc = pick(m.conns, this.i);
     const rc = pick(r.conns, this.i);
@@ -287,14 +283,7 @@ class SendZeroCopy extends Command {
   }
 }
 
-class Flush extends Command {
-  constructor(i) {
-    super();
-    this.i = i;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class Flush extends ConnCommand {
   exec(m, r) {
     pick(r.conns, this.i).sock.flush(); // never throws, even when closed
   }
@@ -319,14 +308,7 @@ class Tick extends Command {
   }
 }
 
-class RetainNext extends Command {
-  constructor(i) {
-    super();
-    this.i = i;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class RetainNext extends ConnCommand {
   exec(m, r) {
     pick(r.conns, this.i).retainNext = true;
   }
@@ -335,15 +317,7 @@ class RetainNext extends Command {
   }
 }
 
-class Release extends Command {
-  constructor(i, mode) {
-    super();
-    this.i = i;
-    this.mode = mode;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class Release extends ConnCommand {
   exec(m, r) {
     const rc = pick(r.conns, this.i);
     const sock = rc.sock;
@@ -369,15 +343,7 @@ class Release extends Command {
   }
 }
 
-class PauseResume extends Command {
-  constructor(i, pause) {
-    super();
-    this.i = i;
-    this.pause = pause;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class PauseResume extends ConnCommand {
   exec(m, r) {
     const mc = pick(m.conns, this.i);
     const sock = pick(r.conns, this.i).sock;
@@ -390,15 +356,7 @@ class PauseResume extends Command {
   }
 }
 
-class End extends Command {
-  constructor(i, withData) {
-    super();
-    this.i = i;
-    this.withData = withData;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class End extends ConnCommand {
   exec(m, r) {
     const mc = pick(m.conns, this.i);
     const rc = pick(r.conns, this.i);
@@ -418,14 +376,7 @@ class End extends Command {
   }
 }
 
-class Destroy extends Command {
-  constructor(i) {
-    super();
-    this.i = i;
-  }
-  check(m) {
-    return m.conns.length > 0;
-  }
+class Destroy extends ConnCommand {
   exec(m, r) {
     const mc = pick(m.conns, this.i);
     pick(r.conns, this.i).sock.destroy();
@@ -592,18 +543,18 @@ const conn = fc.nat({ max: 50 });
 const commands = [
   fc.constant(new Connect()),
   fc.constant(new Connect()),
-  fc.tuple(conn, payload).map(([i, p]) => new Send(i, p)),
-  fc.tuple(conn, payload).map(([i, p]) => new Send(i, p)),
-  fc.tuple(conn, payload).map(([i, p]) => new Send(i, p)),
-  fc.tuple(conn, payload).map(([i, p]) => new SendZeroCopy(i, p)),
+  fc.tuple(conn, payload).map(([i, p]) => new Send(i, { p })),
+  fc.tuple(conn, payload).map(([i, p]) => new Send(i, { p })),
+  fc.tuple(conn, payload).map(([i, p]) => new Send(i, { p })),
+  fc.tuple(conn, payload).map(([i, p]) => new SendZeroCopy(i, { p })),
   conn.map((i) => new Flush(i)),
   fc.integer({ min: 0, max: 20 }).map((ms) => new Tick(ms)),
   conn.map((i) => new RetainNext(i)),
   fc
     .tuple(conn, fc.constantFrom('retained', 'stale', 'foreign'))
-    .map(([i, mode]) => new Release(i, mode)),
-  fc.tuple(conn, fc.boolean()).map(([i, p]) => new PauseResume(i, p)),
-  fc.tuple(conn, fc.boolean()).map(([i, d]) => new End(i, d)),
+    .map(([i, mode]) => new Release(i, { mode })),
+  fc.tuple(conn, fc.boolean()).map(([i, p]) => new PauseResume(i, { pause: p })),
+  fc.tuple(conn, fc.boolean()).map(([i, d]) => new End(i, { withData: d })),
   conn.map((i) => new Destroy(i)),
   fc.constant(new CloseServer()),
   fc.constant(new PoolAcquire()),

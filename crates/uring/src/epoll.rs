@@ -419,19 +419,26 @@ impl EpollEngine {
 
     pub fn release_recv(&mut self, h: BufHandle) -> Result<(), EngineError> {
         self.bufs.release_checked(h)?;
-        if !self.starved.is_empty() {
-            for id in std::mem::take(&mut self.starved) {
-                if let Some(s) = self.socks.get_mut(id) {
-                    s.starved = false;
-                    if !s.in_ready {
-                        s.in_ready = true;
-                        self.ready.push_back(id);
-                    }
+        self.wake_starved();
+        Ok(())
+    }
+
+    /// Buffers came back: sockets that stopped reading for want of one go back on the ready
+    /// list, and the owner is woken to read them.
+    fn wake_starved(&mut self) {
+        if self.starved.is_empty() {
+            return;
+        }
+        for id in std::mem::take(&mut self.starved) {
+            if let Some(s) = self.socks.get_mut(id) {
+                s.starved = false;
+                if !s.in_ready {
+                    s.in_ready = true;
+                    self.ready.push_back(id);
                 }
             }
-            self.wake();
         }
-        Ok(())
+        self.wake();
     }
 
     pub fn submit(&mut self) -> Result<usize, SysError> {

@@ -302,7 +302,7 @@ impl EpollEngine {
                 win.retire();
             }
         } else {
-            self.wake_starved_zc();
+            self.wake_starved();
         }
         Ok(())
     }
@@ -314,22 +314,6 @@ impl EpollEngine {
         chunk: u32,
     ) -> Option<(*const u8, MappedMemory)> {
         self.windows.get(window)?.lent_chunk(chunk)
-    }
-
-    fn wake_starved_zc(&mut self) {
-        if self.starved.is_empty() {
-            return;
-        }
-        for id in std::mem::take(&mut self.starved) {
-            if let Some(s) = self.socks.get_mut(id) {
-                s.starved = false;
-                if !s.in_ready {
-                    s.in_ready = true;
-                    self.ready.push_back(id);
-                }
-            }
-        }
-        self.wake();
     }
 
     /// `read_some` for a socket with a receive window: TCP_ZEROCOPY_RECEIVE into a free chunk

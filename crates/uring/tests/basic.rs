@@ -254,15 +254,7 @@ fn notify_fd_wakes_and_is_cleared_by_poll() {
         e.submit().unwrap();
         let mut peer = TcpStream::connect(at).unwrap();
         let fd = e.notify_fd();
-        let readable = |ms: i32| {
-            let mut p = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(&mut p, 1, ms) == 1 }
-        };
+        let readable = |ms: i32| fd_readable(fd, ms);
         assert!(readable(5000), "{kind}: accept must wake the notify fd");
         let mut out = Vec::new();
         let mut server = None;

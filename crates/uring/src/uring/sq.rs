@@ -219,4 +219,21 @@ impl Ring {
     pub fn cq_nonempty(&mut self) -> bool {
         !self.ring.completion().is_empty()
     }
+
+    /// Stops the kernel signalling the registered eventfd (IORING_CQ_EVENTFD_DISABLED, see
+    /// io_uring_register(2) IORING_REGISTER_EVENTFD): while the engine reaps, completions it
+    /// posts itself would only wake the event loop for an empty poll.
+    pub fn mute_eventfd(&mut self) {
+        self.ring.completion().disable_eventfd();
+    }
+
+    /// Lets the kernel signal the eventfd again. Work the kernel queued while muted did not
+    /// signal it: the caller checks [`needs_enter`](Ring::needs_enter) and
+    /// [`cq_nonempty`](Ring::cq_nonempty) afterwards. The fence orders this store before
+    /// those loads (the kernel sets IORING_SQ_TASKRUN with a full barrier before it reads the
+    /// flag), so either the kernel signals or the caller sees the work.
+    pub fn unmute_eventfd(&mut self) {
+        self.ring.completion().enable_eventfd();
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    }
 }

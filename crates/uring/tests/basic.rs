@@ -299,6 +299,52 @@ fn notify_fd_wakes_and_is_cleared_by_poll() {
             readable(100);
         }
         assert_eq!(got, b"ping");
+        // A reply sent and collected by the caller itself must not wake the loop again: the
+        // kernel's own eventfd signals for completions posted while the engine reaps are muted
+        // (io_uring), and a direct epoll write touches no fd. Then the peer's next message must.
+        for _ in 0..10 {
+            out.clear();
+            e.poll(&mut out, 64);
+            if !readable(20) {
+                break;
+            }
+        }
+        for round in 0..20u8 {
+            e.send_copy(server, &[round; 64]).unwrap();
+            out.clear();
+            e.submit_and_collect(&mut out).unwrap();
+            assert!(
+                out.iter().any(|ev| matches!(ev, Event::Sent { .. })),
+                "{kind}: round {round}: the send completes inline ({out:?})"
+            );
+            let mut reply = [0u8; 64];
+            peer.read_exact(&mut reply).unwrap();
+            assert_eq!(reply, [round; 64]);
+            assert!(
+                !readable(20),
+                "{kind}: round {round}: the notify fd woke for a completion already collected"
+            );
+            peer.write_all(&[round]).unwrap();
+            assert!(
+                readable(5000),
+                "{kind}: round {round}: data must wake the notify fd"
+            );
+            let mut seen = Vec::new();
+            for _ in 0..50 {
+                out.clear();
+                e.poll(&mut out, 64);
+                for ev in &out {
+                    if let Event::Data { .. } = ev {
+                        seen.extend(take_data(&mut e, &pool, ev));
+                    }
+                }
+                if !seen.is_empty() {
+                    break;
+                }
+                readable(100);
+            }
+            assert_eq!(seen, [round], "{kind}: round {round}");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 // Misuse is a typed error with a stable code, never a crash.
 import test from 'ava';
 import { connect, createServer, ZerosockError } from 'zerosock';
-import { backends, once } from './helpers.mjs';
+import { backends, once, pattern, sha256, until, within } from './helpers.mjs';
 
 for (const backend of backends) {
   test(`${backend}: send after close and after end throw ERR_ZEROSOCK_SOCKET_CLOSED`, async (t) => {
@@ -63,6 +63,103 @@ for (const backend of backends) {
     c.destroy();
     s2.closeAllConnections();
     await s2.close();
+  });
+
+  // Submission records live in memory JS can write: a handle that JS does not hold (forged,
+  // or given back already) must be refused before it frees a buffer the kernel still fills.
+  test.serial(`${backend}: forged buffer handles in submission records are refused`, async (t) => {
+    let srv;
+    const server = createServer({ backend }, (s) => (srv = s));
+    t.teardown(() => {
+      server.closeAllConnections();
+      return server.close();
+    });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const c = await connect({ port: server.address().port, host: '127.0.0.1', backend });
+    t.teardown(() => c.destroy());
+    const engine = c.engine;
+    // 1 MiB through large receive buffers; each one JS gives back is recycled into the
+    // engine's receive ring under its next generation — what a forger would guess.
+    const seen = new Map();
+    let got = 0;
+    const onData = (v) => {
+      seen.set(`${engine.currentLo}:${engine.currentHi}`, [engine.currentLo, engine.currentHi]);
+      got += v.byteLength;
+    };
+    c.on('data', onData);
+    await within(
+      until(() => srv !== undefined),
+      5000,
+      'accept',
+    );
+    srv.send(pattern(1 << 20, 3));
+    await within(
+      until(() => got === 1 << 20),
+      10_000,
+      'first MiB',
+    );
+    c.off('data', onData);
+    // A second MiB makes the engine refill its receive ring from the buffers given back.
+    let more = 0;
+    const onMore = (v) => (more += v.byteLength);
+    c.on('data', onMore);
+    srv.send(pattern(1 << 20, 4));
+    await within(
+      until(() => more === 1 << 20),
+      10_000,
+      'second MiB',
+    );
+    c.off('data', onMore);
+    await new Promise((r) => setImmediate(r));
+    const handles = [...seen.values()].slice(0, 64);
+    const failed0 = engine.native.stats().failedRecords;
+    let forged = 0;
+    for (const [lo, hi] of handles) {
+      for (let k = 1; k <= 3; k++) {
+        engine.submit(2 /* RELEASE */, 0, lo, (hi + k) | 0);
+        forged++;
+      }
+    }
+    const [lo, hi] = handles[0];
+    engine.submit(1 /* SEND */, c.id, lo, (hi + 1) | 0, 0, 64);
+    engine.submit(7 /* DROP */, 0, lo, (hi + 1) | 0);
+    engine.submit(2 /* RELEASE */, 0, lo, hi); // given back already
+    engine.flush();
+    t.is(engine.native.stats().failedRecords - failed0, forged + 3);
+    // Every receive buffer is still the kernel's: a 4 MiB stream arrives intact.
+    const data = pattern(4 << 20, 5);
+    const h = sha256();
+    let streamed = 0;
+    c.on('data', (v) => {
+      h.update(v);
+      streamed += v.byteLength;
+    });
+    srv.send(data);
+    srv.end();
+    await within(once(c, 'end'), 20_000, 'stream');
+    t.is(streamed, data.length);
+    t.is(h.digest('hex'), sha256().update(data).digest('hex'));
+  });
+
+  test.serial(`${backend}: a send record for a closed socket gives its buffer back`, async (t) => {
+    const server = createServer({ backend });
+    t.teardown(() => {
+      server.closeAllConnections();
+      return server.close();
+    });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const c = await connect({ port: server.address().port, host: '127.0.0.1', backend });
+    const engine = c.engine;
+    c.destroy();
+    await once(c, 'close');
+    const before = engine.native.stats();
+    const slice = engine.acquire(1);
+    t.is(engine.native.stats().poolInUse, before.poolInUse + 1);
+    engine.submit(1 /* SEND */, c.id, slice.handleLo, slice.handleHi, 0, 8);
+    engine.flush();
+    const after = engine.native.stats();
+    t.is(after.failedRecords, before.failedRecords + 1);
+    t.is(after.poolInUse, before.poolInUse);
   });
 
   test(`${backend}: EADDRINUSE is a Node-style system error`, async (t) => {

@@ -11,7 +11,7 @@ use napi_derive::napi;
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use zerosock_pool::{BufHandle, LocalPool, Pool, PoolConfig, RegionInfo};
+use zerosock_pool::{BufHandle, LentHandles, LocalPool, Pool, PoolConfig, RegionInfo};
 use zerosock_uring::{BackendChoice, Engine, EngineConfig, Event};
 
 /// Event records per JS callback.
@@ -58,6 +58,9 @@ struct State {
     /// JS memory named by the next SEND_ZC records, and receive chunks lent to JS.
     pins: crate::zerocopy::Pins,
     lends: crate::zerocopy::MappedLends,
+    /// Pool buffers JS holds (received in a DATA record, or taken for corking): the only
+    /// handles SEND, RELEASE and DROP records may name, each once.
+    lent: LentHandles,
 }
 
 impl State {
@@ -134,11 +137,12 @@ impl State {
         for i in 0..n {
             let ev = self.pending.pop_front().expect("counted above");
             records::encode(&ev, &|h, off| self.locate(h, off), &mut rec);
-            if let Event::Mapped {
-                window, chunk, len, ..
-            } = ev
-            {
-                rec[5] = self.lends.lend(window, chunk, len);
+            match ev {
+                Event::Mapped {
+                    window, chunk, len, ..
+                } => rec[5] = self.lends.lend(window, chunk, len),
+                Event::Data { buf, .. } => self.lent.lend(buf),
+                _ => {}
             }
             self.events.write(i * RECORD_INTS, &rec);
         }
@@ -245,6 +249,7 @@ impl NativeEngine {
                 failed_records: 0,
                 pins: Default::default(),
                 lends: Default::default(),
+                lent: LentHandles::new(),
             })),
             watcher: None,
             js: None,
@@ -396,6 +401,7 @@ impl NativeEngine {
         let h = st.js_pool.acquire(class as usize).map_err(to_napi)?;
         st.refresh_regions();
         let (region, at) = st.locate(h, 0);
+        st.lent.lend(h);
         let (lo, hi) = records::handle_ints(h);
         let size = st.pool.class_size(class as usize).unwrap_or(0) as i32;
         st.submits.write(0, &[region, at, lo, hi, size]);
@@ -416,25 +422,7 @@ impl NativeEngine {
         for i in 0..count {
             let at = REPLY_INTS + i * RECORD_INTS;
             let r: [i32; 6] = std::array::from_fn(|k| st.submits.read(at + k));
-            let sock = r[1] as u32;
-            let h = records::handle_from_ints(r[2], r[3]);
-            let ok = match r[0] {
-                records::submit::SEND => st.engine.send(sock, h, r[4] as u32, r[5] as u32).is_ok(),
-                // SAFETY: `js_env` is the env of this engine's JS thread (set by `start`).
-                records::submit::RELEASE if r[3] == 0 => unsafe {
-                    st.lends.release(js_env, &mut st.engine, r[2] as u32)
-                },
-                records::submit::RELEASE => st.engine.release_recv(h).is_ok(),
-                records::submit::SEND_ZC => send_zc_record(st, sock, r[2], r[3], r[4] as u32),
-                records::submit::ZC_RECV => st.engine.set_zerocopy_receive(sock, r[2] != 0).is_ok(),
-                records::submit::DROP => st.js_pool.release(h).is_ok(),
-                records::submit::SHUTDOWN => st.engine.shutdown_write(sock).is_ok(),
-                records::submit::CLOSE => st.engine.close(sock).is_ok(),
-                records::submit::PAUSE => st.engine.pause_recv(sock).is_ok(),
-                records::submit::RESUME => st.engine.resume_recv(sock).is_ok(),
-                _ => false,
-            };
-            if !ok {
+            if !apply_record(st, js_env, r) {
                 st.failed_records += 1;
             }
         }
@@ -515,24 +503,53 @@ impl NativeEngine {
 
 /// A `SEND_ZC` record: pool memory (`region`, byte `offset`) or, for region -1, the JS memory
 /// pinned under token `offset`. Its send id is the socket's next one (JS counts along).
-fn send_zc_record(st: &mut State, sock: u32, region: i32, offset: i32, len: u32) -> bool {
-    let ptr = if region < 0 {
-        match st.pins.take(offset as u32) {
-            Some((ptr, pinned)) if pinned == len => ptr,
-            _ => return false,
-        }
-    } else {
-        st.refresh_regions();
-        match st.regions.get(region as usize) {
-            Some(r) if offset >= 0 && offset as usize + len as usize <= r.len => {
-                // SAFETY: offset + len is inside the region (checked above).
-                unsafe { r.base.add(offset as usize) as *const u8 }
+/// Carries out one submission record; false if it was refused (counted in `failedRecords`).
+/// Handles come back only if JS holds them ([`LentHandles`]): a forged or repeated one is
+/// refused before the engine or the pool sees it.
+fn apply_record(st: &mut State, js_env: Option<sys::napi_env>, r: [i32; 6]) -> bool {
+    let sock = r[1] as u32;
+    let h = records::handle_from_ints(r[2], r[3]);
+    match r[0] {
+        records::submit::SEND => {
+            if !st.lent.take_back(h) {
+                return false;
             }
-            _ => return false,
+            let sent = st.engine.send(sock, h, r[4] as u32, r[5] as u32).is_ok();
+            if !sent {
+                // Refused (the socket failed or closed first): the buffer is still ours.
+                let _ = st.js_pool.release(h);
+            }
+            sent
         }
+        // SAFETY: `js_env` is the env of this engine's JS thread (set by `start`).
+        records::submit::RELEASE if r[3] == 0 => unsafe {
+            st.lends.release(js_env, &mut st.engine, r[2] as u32)
+        },
+        records::submit::RELEASE => st.lent.take_back(h) && st.engine.release_recv(h).is_ok(),
+        records::submit::DROP => st.lent.take_back(h) && st.js_pool.release(h).is_ok(),
+        records::submit::SEND_ZC => send_zc_record(st, sock, r[2], r[3], r[4] as u32),
+        records::submit::ZC_RECV => st.engine.set_zerocopy_receive(sock, r[2] != 0).is_ok(),
+        records::submit::SHUTDOWN => st.engine.shutdown_write(sock).is_ok(),
+        records::submit::CLOSE => st.engine.close(sock).is_ok(),
+        records::submit::PAUSE => st.engine.pause_recv(sock).is_ok(),
+        records::submit::RESUME => st.engine.resume_recv(sock).is_ok(),
+        _ => false,
+    }
+}
+
+/// `[SEND_ZC, socket, -1, token, len]`: a zerocopy send of the JS memory pinned under `token`.
+fn send_zc_record(st: &mut State, sock: u32, region: i32, token: i32, len: u32) -> bool {
+    if region != -1 {
+        return false;
+    }
+    let Some((ptr, pinned)) = st.pins.take(token as u32) else {
+        return false;
     };
-    // SAFETY: pool regions stay mapped while the engine's pool lives; pinned JS memory is kept
-    // referenced by JS until this send's completion or the socket's close (see pin_zero_copy).
+    if pinned != len {
+        return false;
+    }
+    // SAFETY: pinned JS memory is kept referenced by JS until this send's completion or the
+    // socket's close (see pin_zero_copy).
     unsafe { st.engine.send_zerocopy_pinned(sock, ptr, len) }.is_ok()
 }
 

@@ -39,8 +39,8 @@ pub mod submit {
     pub const RESUME: i32 = 6;
     /// `[DROP, 0, handleLo, handleHi]`: give back an unused cork buffer.
     pub const DROP: i32 = 7;
-    /// `[SEND_ZC, socket, region, offset, len]`: zerocopy send of pool memory (region id and
-    /// byte offset in it); its send id is the socket's next one.
+    /// `[SEND_ZC, socket, -1, token, len]`: zerocopy send of the JS memory pinned under
+    /// `token` (`pinZeroCopy`); its send id is the socket's next one.
     pub const SEND_ZC: i32 = 8;
     /// `[ZC_RECV, socket, on]`: zerocopy receive on/off (a listener: for what it accepts).
     pub const ZC_RECV: i32 = 9;

@@ -41,6 +41,7 @@ mod copy_break;
 mod error;
 mod handle;
 mod handoff;
+mod lent;
 mod local;
 mod meta;
 mod owner;
@@ -57,6 +58,7 @@ pub use config::{
 pub use copy_break::{copy_break, CopyBreak};
 pub use error::PoolError;
 pub use handle::{BufHandle, MAX_BUFFERS_PER_CLASS};
+pub use lent::LentHandles;
 pub use local::LocalPool;
 pub use owner::OwnerId;
 pub use pool::{BufPosition, Pool, PoolReturner, RegionInfo};

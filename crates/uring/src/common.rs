@@ -1,7 +1,34 @@
 //! Pieces both backends share: copy-break and the shutdown state.
 
 use crate::buffers::{Buffers, SMALL};
+use crate::event::Event;
+use crate::slab::SocketId;
+use std::collections::VecDeque;
 use zerosock_pool::BufHandle;
+
+/// What `close()` promises: no event of the socket follows but `Closed`. Drops the socket's
+/// events not handed out yet (e.g. the `Sent` of a direct write, or `Data` a full poll kept
+/// back), gives back the buffers they held and returns the mapped chunks `(window, chunk)` they
+/// named, for the caller to release.
+pub(crate) fn forget_pending(
+    pending: &mut VecDeque<Event>,
+    id: SocketId,
+    bufs: &mut Buffers,
+) -> Vec<(u32, u32)> {
+    let mut mapped = Vec::new();
+    pending.retain(|ev| {
+        if ev.connection() != Some(id) {
+            return true;
+        }
+        match *ev {
+            Event::Data { buf, .. } => bufs.release(buf),
+            Event::Mapped { window, chunk, .. } => mapped.push((window, chunk)),
+            _ => {}
+        }
+        false
+    });
+    mapped
+}
 
 /// If `len < threshold`, copies the `len` bytes at `src` into a fresh small buffer and
 /// returns it; `None` means "deliver the large buffer itself" (long read or no small buffer).

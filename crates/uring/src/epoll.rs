@@ -330,7 +330,12 @@ impl EpollEngine {
     }
 
     pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
-        let s = sock_mut(&mut self.socks, id)?;
+        sock_mut(&mut self.socks, id)?;
+        for (window, chunk) in crate::common::forget_pending(&mut self.pending, id, &mut self.bufs)
+        {
+            let _ = self.release_mapped(window, chunk);
+        }
+        let s = self.socks.get_mut(id).expect("checked above");
         let dropped = s.sendq.clear(&mut self.bufs);
         if let Some(t) = s.zc.as_mut() {
             t.abort(&dropped, &mut self.bufs);

@@ -90,6 +90,23 @@ pub enum Event {
 }
 
 /// Counters since the engine started.
+impl Event {
+    /// The connection a per-connection event is about: every kind but `Accepted` (a
+    /// listener's) and `Closed` (the last one).
+    pub fn connection(&self) -> Option<SocketId> {
+        match *self {
+            Event::Connected { socket }
+            | Event::Data { socket, .. }
+            | Event::Sent { socket, .. }
+            | Event::Eof { socket }
+            | Event::Error { socket, .. }
+            | Event::ZeroCopyDone { socket, .. }
+            | Event::Mapped { socket, .. } => Some(socket),
+            Event::Accepted { .. } | Event::Closed { .. } => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineStats {
     /// io_uring_enter calls.

@@ -141,8 +141,8 @@ impl<S: StreamSock> SendSide<'_, S> {
         }
     }
 
-    /// Queues `len` bytes at `offset` of pool buffer `buf` (the engine owns `buf` from now
-    /// on, also on error of the socket; an empty send releases it at once).
+    /// Queues `len` bytes at `offset` of pool buffer `buf`. On success the engine owns `buf`
+    /// (an empty send releases it at once); on error the caller still does.
     pub fn send(
         &mut self,
         id: SocketId,

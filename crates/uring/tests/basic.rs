@@ -572,3 +572,59 @@ fn notify_fd_stays_readable_through_a_burst() {
         drop(peers);
     }
 }
+
+/// `close()` promises that no event of the socket follows but `Closed`: also not the `Sent` of
+/// a direct write made before it, nor `Data` a poll with a small `max` kept back (whose buffers
+/// must come back).
+#[test]
+fn no_event_of_a_socket_follows_close_but_closed() {
+    for kind in backends() {
+        let pool = pool(64, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let c = e.connect(e.local_addr(l).unwrap()).unwrap();
+        let mut server = None;
+        let mut connected = false;
+        drive(&mut e, T, |_, ev| {
+            match ev {
+                Event::Accepted { socket, .. } => server = Some(socket),
+                Event::Connected { socket } => connected |= socket == c,
+                other => panic!("{kind}: unexpected {other:?}"),
+            }
+            server.is_some() && connected
+        });
+        let server = server.unwrap();
+        let baseline = in_use(&pool);
+        // Two direct writes (at least direct_send_min bytes, nothing queued): each leaves a
+        // `Sent` waiting for the next poll.
+        let chunk = vec![5u8; 256 * 1024];
+        e.send_copy(server, &chunk).unwrap();
+        // The client's data arrives in several receive buffers; a poll that takes one event
+        // keeps the rest back.
+        assert!(fd_readable(e.notify_fd(), 5000), "{kind}: data must arrive");
+        let mut out = Vec::new();
+        e.poll(&mut out, 1);
+        e.send_copy(c, &chunk).unwrap();
+        e.close(c).unwrap();
+        e.close(server).unwrap();
+        for ev in &out {
+            if let Event::Data { buf, .. } = ev {
+                e.release_recv(*buf).unwrap();
+            }
+        }
+        let mut closed = Vec::new();
+        drive(&mut e, T, |_, ev| {
+            match ev {
+                Event::Closed { socket } => closed.push(socket),
+                other => panic!("{kind}: event after close: {other:?}"),
+            }
+            closed.len() == 2
+        });
+        assert_eq!(
+            in_use(&pool),
+            baseline,
+            "{kind}: buffers of dropped events are back"
+        );
+        e.close(l).unwrap();
+    }
+}

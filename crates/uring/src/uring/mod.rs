@@ -296,6 +296,9 @@ impl UringEngine {
     pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
         let s = sock_mut(&mut self.socks, id)?;
         s.state = State::Closing;
+        // No mapped chunks here: zerocopy receive falls back to the normal path on io_uring.
+        let _ = crate::common::forget_pending(&mut self.pending, id, &mut self.bufs);
+        let s = self.socks.get_mut(id).expect("checked above");
         if s.zc.as_ref().is_some_and(|t| t.kernel_holds()) {
             self.zc_closing.push((id, Instant::now(), false));
             self.arm_zc_timer(Instant::now());

@@ -81,8 +81,7 @@ export class Server extends EventEmitter implements EventSink {
     }
     this.engine = engine;
     this.id = id;
-    engine.attach(id, this);
-    engine.scheduleFlush(); // submit the accept now: nothing else may enter the kernel soon
+    engine.attach(id, this); // the native listen already submitted the first accept
     if (this.referenced) engine.ref();
     this.listening = true;
     opts.signal?.addEventListener('abort', () => void this.close(), { once: true });

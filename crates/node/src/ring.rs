@@ -15,8 +15,7 @@ use napi_derive::napi;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
-use zerosock_ring::{ByteConsumer, ByteProducer, ByteRing, RingError};
+use zerosock_ring::{relay, ByteRing, RingError};
 
 /// A ring error for [`to_napi`]: `RingError`'s `Display` already starts with the code, which
 /// `to_napi` adds again, so this shows the message without it.
@@ -122,7 +121,11 @@ pub fn ring_echo_start(
                     f.call((), ThreadsafeFunctionCallMode::NonBlocking);
                 }
             };
-            echo(consumer, producer, &flag, notify.is_some(), wake)
+            let wake: Option<&dyn Fn()> = notify.as_ref().map(|_| &wake as &dyn Fn());
+            relay(consumer, producer, &flag, wake).map(|s| RingEchoStats {
+                messages: s.messages as i64,
+                bytes: s.bytes as i64,
+            })
         })
         .map_err(|e| {
             Error::new(
@@ -174,96 +177,5 @@ impl Drop for RingEcho {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// Messages moved per round before the output is published to and checked for a sleeper.
-const ECHO_BATCH: usize = 256;
-
-/// The echo loop: copies up to a batch of input messages into `arena`, forwards them (keeping
-/// what doesn't fit for the next round), stops after the end marker or when `stop` is set.
-fn echo(
-    mut input: ByteConsumer,
-    mut output: ByteProducer,
-    stop: &AtomicBool,
-    can_wake: bool,
-    wake: impl Fn(),
-) -> std::result::Result<RingEchoStats, RingError> {
-    let mut stats = RingEchoStats {
-        messages: 0,
-        bytes: 0,
-    };
-    let mut arena: Vec<u8> = Vec::new();
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(ECHO_BATCH);
-    let mut next = 0;
-    let mut ending = false;
-    let mut backoff = Backoff::default();
-    loop {
-        let before = next;
-        while let Some(&(start, len)) = spans.get(next) {
-            if !output.push(&arena[start..start + len])? {
-                break;
-            }
-            next += 1;
-        }
-        if next > before && can_wake && output.should_notify() {
-            wake();
-        }
-        if next < spans.len() {
-            // Output full: wait for the JS consumer.
-            if stop.load(Ordering::Acquire) {
-                return Ok(stats);
-            }
-            backoff.snooze();
-            continue;
-        }
-        if ending || stop.load(Ordering::Acquire) {
-            return Ok(stats);
-        }
-        arena.clear();
-        spans.clear();
-        next = 0;
-        while spans.len() < ECHO_BATCH {
-            let popped = input.pop_with(|m| {
-                let start = arena.len();
-                arena.extend_from_slice(m);
-                (start, m.len())
-            })?;
-            let Some((start, len)) = popped else { break };
-            spans.push((start, len));
-            if len == 0 {
-                ending = true;
-                break;
-            }
-            stats.messages += 1;
-            stats.bytes += len as i64;
-        }
-        if spans.is_empty() {
-            backoff.snooze();
-        } else {
-            backoff.reset();
-        }
-    }
-}
-
-/// Polite waiting on an empty input or a full output: a few spins, then yields, then sleeps
-/// growing to 1 ms (so a stop request is seen within about a millisecond).
-#[derive(Default)]
-struct Backoff {
-    step: u32,
-}
-
-impl Backoff {
-    fn snooze(&mut self) {
-        match self.step {
-            0..6 => (0..1 << self.step).for_each(|_| std::hint::spin_loop()),
-            6..10 => std::thread::yield_now(),
-            _ => std::thread::sleep(Duration::from_micros(50 << (self.step - 10).min(4))),
-        }
-        self.step = (self.step + 1).min(14);
-    }
-
-    fn reset(&mut self) {
-        self.step = 0;
     }
 }

@@ -6,6 +6,7 @@
 //!   documented shared-memory layout ([`layout`], `LAYOUT.md`) that can live in a
 //!   Rust allocation or in memory given from outside (a JS `SharedArrayBuffer`,
 //!   pool memory).
+//! - [`relay`]: forwards one byte ring into another on a native thread.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
@@ -16,6 +17,7 @@ pub mod layout;
 mod mpsc;
 mod record_ring;
 mod region;
+mod relay;
 mod spsc;
 mod sync;
 
@@ -23,3 +25,4 @@ pub use byte_ring::{ByteConsumer, ByteProducer, ByteRing};
 pub use error::RingError;
 pub use mpsc::{MpscRing, MPSC_MAX_CAPACITY, MPSC_MIN_CAPACITY};
 pub use record_ring::{Peek, RecordConsumer, RecordProducer, RecordRing, Reservation};
+pub use relay::{relay, RelayStats};

@@ -99,6 +99,13 @@ export declare class NativeEngine {
    * number of records in the event buffer.
    */
   start(callback: (arg: number) => void): void
+  /**
+   * Busy polling: with `us > 0`, right before libuv waits for I/O — in loop iterations that
+   * followed engine work — the JS thread spins up to `us` microseconds until the engine has
+   * something (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply,
+   * for CPU time and up to `us` of delay to other handles). 0 turns it off.
+   */
+  setBusyPoll(us: number): void
   /** Whether the engine keeps the process alive (true while sockets are open). */
   setRef(referenced: boolean): void
   /** Delivers pending events now (used after submissions that may complete at once). */
@@ -367,6 +374,9 @@ export interface Stats {
   poolAcquired: number
   poolReleased: number
   failedRecords: number
+  /** Busy-poll spins (`setBusyPoll`), and those that saw work arrive in their budget. */
+  busyPolls: number
+  busyPollHits: number
   zerocopySends: number
   zerocopyBytes: number
   zerocopyCopiedBytes: number

@@ -84,6 +84,9 @@ export class Engine {
   private readonly sinks = new Map<number, EventSink>();
   private readonly beforeFlush = new Set<() => void>();
   private refs = 0;
+  /** Busy-poll budgets (µs) of open sockets → how many ask for each; the largest applies. */
+  private readonly busyPolls = new Map<number, number>();
+  private busyPollUs = 0;
   private pendingErrors: unknown[] = [];
   private walking = false;
   /** Inline-collecting flushes since the last dispatch from the event loop. */
@@ -124,6 +127,35 @@ export class Engine {
 
   unref(): void {
     if (this.refs > 0 && --this.refs === 0) this.native.setRef(false);
+  }
+
+  /** An open socket asks for busy polling of `us` µs (0: none). */
+  holdBusyPoll(us: number): void {
+    if (us <= 0) return;
+    this.busyPolls.set(us, (this.busyPolls.get(us) ?? 0) + 1);
+    this.applyBusyPoll();
+  }
+
+  /** The socket that asked for `us` closed. */
+  dropBusyPoll(us: number): void {
+    const n = this.busyPolls.get(us);
+    if (n === undefined) return;
+    if (n > 1) this.busyPolls.set(us, n - 1);
+    else this.busyPolls.delete(us);
+    this.applyBusyPoll();
+  }
+
+  /** The busy-poll budget in force (µs; 0 = off). */
+  get busyPoll(): number {
+    return this.busyPollUs;
+  }
+
+  private applyBusyPoll(): void {
+    let max = 0;
+    for (const us of this.busyPolls.keys()) max = Math.max(max, us);
+    if (max === this.busyPollUs) return;
+    this.busyPollUs = max;
+    callNative(() => this.native.setBusyPoll(max));
   }
 
   /** The region `id` of pool memory as an ArrayBuffer (made once). */

@@ -46,6 +46,7 @@ export class Server extends EventEmitter implements EventSink {
   constructor(options: ServerOptions = {}, onConnection?: (socket: Socket) => void) {
     super();
     this.options = validateOptions<ServerOptions>(options);
+    validateInt(this.options.busyPollUs, 'busyPollUs', 0, 10_000);
     engineFor(this.options.backend); // validates the backend now, not at listen()
     if (onConnection !== undefined) this.on('connection', onConnection);
   }

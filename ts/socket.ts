@@ -56,6 +56,15 @@ export interface SocketOptions {
    * READ-ONLY memory — writing to one kills the process. See ts/zerocopy.ts. Default false.
    */
   zerocopyReceive?: boolean;
+  /**
+   * Busy polling (0..10000 µs, default 0 = off): while this socket is open, the JS thread spins
+   * up to this long before the event loop would sleep waiting for I/O — only in loop iterations
+   * that followed zerosock work — so a reply is picked up without a sleep and a wake-up
+   * (SO_BUSY_POLL's trade). Lower request/response latency for CPU time; other handles of the
+   * loop may wait up to this long. The engine (one per thread and backend) uses the largest
+   * value of its open sockets.
+   */
+  busyPollUs?: number;
 }
 
 /** Counters of one socket. */
@@ -96,6 +105,7 @@ export class Socket extends EventEmitter implements EventSink {
   private readonly policy: CorkPolicy;
   private corkTimer: NodeJS.Timeout | null = null;
   private readonly highWaterMark: number;
+  private readonly busyPollUs: number;
   private allowHalfOpen: boolean;
   private duplex: SocketDuplex | null = null;
   private zc: ZeroCopy | null = null;
@@ -165,6 +175,8 @@ export class Socket extends EventEmitter implements EventSink {
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.allowHalfOpen = options.allowHalfOpen ?? false;
     this.zcThreshold = options.zerocopyThreshold;
+    this.busyPollUs = options.busyPollUs ?? 0;
+    engine.holdBusyPoll(this.busyPollUs);
     if (options.zerocopyReceive === true) {
       this.zeroCopy().receive = true;
       engine.submit(Sub.ZcRecv, id, 1);
@@ -648,6 +660,7 @@ export class Socket extends EventEmitter implements EventSink {
     this.releaseBacklog();
     this.zc?.onClosed();
     this.engine.detach(this.id);
+    this.engine.dropBusyPoll(this.busyPollUs);
     this.engine.unref();
     if (this.sealHook !== null) this.engine.offBeforeFlush(this.sealHook);
     this.emit('close', this.hadError);

@@ -5,6 +5,7 @@
 // A measurement is { workload, tag, impl, variant, params }; its key is
 // `${workload}:${tag}:${impl}:${variant}`. A row compares one node:net variant with one zerosock
 // variant on every zerosock backend.
+import { BUSY_POLL_US } from './transport.mjs';
 
 export const keyOf = (m) => `${m.workload}:${m.tag}:${m.impl}:${m.variant}`;
 
@@ -130,6 +131,7 @@ export const WORKLOADS = {
       for (const impl of zs) {
         out.push({ impl, variant: 'cork', tag: 64, params });
         out.push({ impl, variant: 'nocork', tag: 64, params });
+        out.push({ impl, variant: 'busypoll', tag: 64, params });
       }
       out.push({ impl: 'net', variant: 'write', tag: 64, params });
       return out;
@@ -149,6 +151,7 @@ export const WORKLOADS = {
         p99Us: r.client.p99Us,
         meanUs: r.client.meanUs,
         rounds: r.client.rounds,
+        cpuUsPerRound: ((r.client.cpuSeconds + r.server.cpuSeconds) * 1e6) / r.client.rounds,
       };
     },
     rows: [
@@ -180,6 +183,20 @@ export const WORKLOADS = {
         zs: 'nocork',
         metric: 'p99Us',
       },
+      {
+        tag: 64,
+        label: 'ping-pong 64 B, CPU per round trip, both processes (auto-cork)',
+        net: 'write',
+        zs: 'cork',
+        metric: 'cpuUsPerRound',
+      },
+      ...['p50Us', 'p99Us', 'cpuUsPerRound'].map((metric) => ({
+        tag: 64,
+        label: `ping-pong 64 B, ${{ p50Us: 'p50', p99Us: 'p99', cpuUsPerRound: 'CPU per round trip' }[metric]} (busyPollUs: ${BUSY_POLL_US}, opt-in)`,
+        net: 'write',
+        zs: 'busypoll',
+        metric,
+      })),
     ],
   },
 
@@ -269,6 +286,7 @@ export const METRICS = {
   cpuSecPerGB: { unit: 'CPU-s/GB', better: 'lower' },
   p50Us: { unit: 'µs', better: 'lower' },
   p99Us: { unit: 'µs', better: 'lower' },
+  cpuUsPerRound: { unit: 'µs CPU', better: 'lower' },
   reqPerSec: { unit: 'req/s', better: 'higher' },
   serverBytesPerConn: { unit: 'B/conn', better: 'lower' },
   clientBytesPerConn: { unit: 'B/conn', better: 'lower' },

@@ -4,7 +4,7 @@
 use crate::errors::{coded, to_napi};
 use crate::records::{self, RECORD_INTS};
 use crate::shared_mem::SharedInts;
-use crate::uv::FdWatcher;
+use crate::uv::UvHook;
 use napi::bindgen_prelude::*;
 use napi::sys;
 use napi_derive::napi;
@@ -61,6 +61,10 @@ struct State {
     /// Pool buffers JS holds (received in a DATA record, or taken for corking): the only
     /// handles SEND, RELEASE and DROP records may name, each once.
     lent: LentHandles,
+    /// Busy-poll budget per loop iteration (0: off), and whether the engine had work since the
+    /// last spin (only then is the next one worth it).
+    busy_poll: std::time::Duration,
+    hot: bool,
 }
 
 impl State {
@@ -98,7 +102,9 @@ struct JsTarget {
 #[napi]
 pub struct NativeEngine {
     state: Rc<RefCell<State>>,
-    watcher: Option<FdWatcher>,
+    watcher: Option<UvHook>,
+    /// Spins before libuv waits for I/O while busy polling is on (`setBusyPoll`).
+    busy_hook: Option<UvHook>,
     js: Option<Rc<JsTarget>>,
     backend: String,
 }
@@ -170,7 +176,9 @@ fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {
                 st.scratch = events;
                 st.queue_scratch();
             }
-            st.write_events()
+            let n = st.write_events();
+            st.hot |= n > 0;
+            n
         };
         if n == 0 {
             return;
@@ -250,8 +258,11 @@ impl NativeEngine {
                 pins: Default::default(),
                 lends: Default::default(),
                 lent: LentHandles::new(),
+                busy_poll: std::time::Duration::ZERO,
+                hot: false,
             })),
             watcher: None,
+            busy_hook: None,
             js: None,
             backend,
         })
@@ -330,10 +341,46 @@ impl NativeEngine {
         // SAFETY: on the JS thread; the engine's notify fd stays open until the watcher is
         // dropped (in `close`, before the engine).
         let watcher =
-            unsafe { FdWatcher::start(raw_env, fd, Box::new(move || dispatch(&state, &target))) }
+            unsafe { UvHook::watch_fd(raw_env, fd, Box::new(move || dispatch(&state, &target))) }
                 .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
         self.watcher = Some(watcher);
         self.js = Some(js);
+        Ok(())
+    }
+
+    /// Busy polling: with `us > 0`, right before libuv waits for I/O — in loop iterations that
+    /// followed engine work — the JS thread spins up to `us` microseconds until the engine has
+    /// something (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply,
+    /// for CPU time and up to `us` of delay to other handles). 0 turns it off.
+    #[napi]
+    pub fn set_busy_poll(&mut self, us: u32) -> Result<()> {
+        self.state.borrow_mut().busy_poll = std::time::Duration::from_micros(u64::from(us));
+        if us == 0 {
+            self.busy_hook = None;
+            return Ok(());
+        }
+        if self.busy_hook.is_some() {
+            return Ok(());
+        }
+        let Some(js) = &self.js else {
+            return Err(coded("ERR_ZEROSOCK_INTERNAL", "setBusyPoll before start"));
+        };
+        let state = Rc::clone(&self.state);
+        // SAFETY: on the JS thread of `js.env` (napi methods run there).
+        let hook = unsafe {
+            UvHook::before_io_wait(
+                js.env,
+                Box::new(move || {
+                    let mut st = state.borrow_mut();
+                    if std::mem::take(&mut st.hot) && !st.busy_poll.is_zero() {
+                        let budget = st.busy_poll;
+                        st.engine.busy_wait(budget);
+                    }
+                }),
+            )
+        }
+        .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
+        self.busy_hook = Some(hook);
         Ok(())
     }
 
@@ -419,6 +466,7 @@ impl NativeEngine {
         let mut guard = self.state.borrow_mut();
         let st = &mut *guard;
         let count = (count as usize).min(SUBMIT_RECORDS);
+        st.hot |= count > 0;
         for i in 0..count {
             let at = REPLY_INTS + i * RECORD_INTS;
             let r: [i32; 6] = std::array::from_fn(|k| st.submits.read(at + k));
@@ -489,6 +537,7 @@ impl NativeEngine {
     /// Stops watching the event loop. The engine can't deliver events after this.
     #[napi]
     pub fn close(&mut self) {
+        self.busy_hook = None;
         self.watcher = None;
         if let Some(js) = self.js.take() {
             // SAFETY: on the JS thread; the reference and context were created in `start` and
@@ -585,6 +634,9 @@ mod serde_like {
         pub pool_acquired: f64,
         pub pool_released: f64,
         pub failed_records: f64,
+        /// Busy-poll spins (`setBusyPoll`), and those that saw work arrive in their budget.
+        pub busy_polls: f64,
+        pub busy_poll_hits: f64,
         pub zerocopy_sends: f64,
         pub zerocopy_bytes: f64,
         pub zerocopy_copied_bytes: f64,
@@ -630,6 +682,8 @@ mod serde_like {
                 pool_acquired: p.acquired as f64,
                 pool_released: p.released as f64,
                 failed_records: failed_records as f64,
+                busy_polls: e.busy_polls as f64,
+                busy_poll_hits: e.busy_poll_hits as f64,
                 zerocopy_sends: e.zerocopy_sends as f64,
                 zerocopy_bytes: e.zerocopy_bytes as f64,
                 zerocopy_copied_bytes: e.zerocopy_copied_bytes as f64,

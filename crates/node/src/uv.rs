@@ -1,5 +1,7 @@
-//! Watches a file descriptor from Node's own event loop (libuv `uv_poll_t`), so engine
-//! completions are processed on the JS thread without a thread hop (DESIGN.md §4).
+//! Hooks into Node's own event loop (libuv), so engine completions are processed on the JS
+//! thread without a thread hop (DESIGN.md §4): a `uv_poll_t` watches the engine's notify fd
+//! ([`UvHook::watch_fd`]), and an optional `uv_prepare_t` runs right before libuv waits for I/O
+//! ([`UvHook::before_io_wait`], used for busy polling).
 //!
 //! The libuv functions are looked up with dlsym(3) in the running `node` binary, which exports
 //! them for addons; nothing is linked at build time.
@@ -10,16 +12,21 @@ use std::sync::OnceLock;
 
 /// `UV_POLL` in `uv_handle_type`.
 const UV_POLL: c_int = 8;
+/// `UV_PREPARE` in `uv_handle_type`.
+const UV_PREPARE: c_int = 9;
 /// `UV_READABLE` in `uv_poll_event`.
 const UV_READABLE: c_int = 1;
 
 type PollCb = unsafe extern "C" fn(handle: *mut c_void, status: c_int, events: c_int);
+type PrepareCb = unsafe extern "C" fn(handle: *mut c_void);
 type CloseCb = unsafe extern "C" fn(handle: *mut c_void);
 
 type HandleSizeFn = unsafe extern "C" fn(c_int) -> usize;
 type PollInitFn = unsafe extern "C" fn(*mut c_void, *mut c_void, c_int) -> c_int;
 type PollStartFn = unsafe extern "C" fn(*mut c_void, c_int, PollCb) -> c_int;
 type HandleIntFn = unsafe extern "C" fn(*mut c_void) -> c_int;
+type PrepareInitFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int;
+type PrepareStartFn = unsafe extern "C" fn(*mut c_void, PrepareCb) -> c_int;
 type CloseFn = unsafe extern "C" fn(*mut c_void, CloseCb);
 type HandleFn = unsafe extern "C" fn(*mut c_void);
 
@@ -28,6 +35,9 @@ struct UvApi {
     poll_init: PollInitFn,
     poll_start: PollStartFn,
     poll_stop: HandleIntFn,
+    prepare_init: PrepareInitFn,
+    prepare_start: PrepareStartFn,
+    prepare_stop: HandleIntFn,
     close: CloseFn,
     ref_: HandleFn,
     unref: HandleFn,
@@ -60,6 +70,15 @@ fn api() -> Result<&'static UvApi, String> {
                 poll_stop: std::mem::transmute::<*mut c_void, HandleIntFn>(symbol(
                     c"uv_poll_stop",
                 )?),
+                prepare_init: std::mem::transmute::<*mut c_void, PrepareInitFn>(symbol(
+                    c"uv_prepare_init",
+                )?),
+                prepare_start: std::mem::transmute::<*mut c_void, PrepareStartFn>(symbol(
+                    c"uv_prepare_start",
+                )?),
+                prepare_stop: std::mem::transmute::<*mut c_void, HandleIntFn>(symbol(
+                    c"uv_prepare_stop",
+                )?),
                 close: std::mem::transmute::<*mut c_void, CloseFn>(symbol(c"uv_close")?),
                 ref_: std::mem::transmute::<*mut c_void, HandleFn>(symbol(c"uv_ref")?),
                 unref: std::mem::transmute::<*mut c_void, HandleFn>(symbol(c"uv_unref")?),
@@ -72,91 +91,166 @@ fn api() -> Result<&'static UvApi, String> {
 
 type Callback = Box<dyn FnMut()>;
 
-/// A started `uv_poll_t` on one fd. Drop (or [`FdWatcher::stop`]) closes it; the callback is
-/// freed in libuv's close callback, after which it is never called again.
-pub struct FdWatcher {
+/// Which libuv handle a [`UvHook`] is.
+#[derive(Clone, Copy)]
+enum Kind {
+    Poll,
+    Prepare,
+}
+
+/// A started libuv handle with a Rust callback. Drop stops and closes it; the callback is freed
+/// in libuv's close callback, after which it is never called again.
+pub struct UvHook {
     handle: *mut c_void,
     api: &'static UvApi,
+    kind: Kind,
     referenced: bool,
 }
 
-unsafe extern "C" fn on_poll(handle: *mut c_void, _status: c_int, _events: c_int) {
-    // SAFETY: `data` (the first field of every uv handle) holds the `*mut Callback` stored in
-    // `start`; it stays valid until `on_close` runs, and libuv calls us only before that.
+/// Runs the callback stored in the handle's `data`.
+///
+/// # Safety
+/// `handle` is a live handle started by [`UvHook`]; called by libuv on the loop thread.
+unsafe fn run_callback(handle: *mut c_void) {
+    // SAFETY: `data` (the first field of every uv handle) holds the `*mut Callback` stored at
+    // start; it stays valid until `on_close` runs, and libuv calls us only before that.
     let cb = unsafe { *(handle as *mut *mut Callback) };
     // SAFETY: see above; libuv runs callbacks on the loop thread, one at a time.
     unsafe { (*cb)() };
 }
 
-unsafe extern "C" fn on_close(handle: *mut c_void) {
-    // SAFETY: `data` holds the callback pointer from `start`; this is its single release.
-    let cb = unsafe { *(handle as *mut *mut Callback) };
-    // SAFETY: `cb` came from Box::into_raw in `start` and is dropped once, here.
-    drop(unsafe { Box::from_raw(cb) });
-    // SAFETY: the handle memory came from `alloc_handle`; libuv is done with it after close_cb.
-    unsafe { free_handle(handle) };
+unsafe extern "C" fn on_poll(handle: *mut c_void, _status: c_int, _events: c_int) {
+    // SAFETY: libuv calls this for a poll handle started by `UvHook::watch_fd`.
+    unsafe { run_callback(handle) };
 }
 
-fn layout(size: usize) -> std::alloc::Layout {
+unsafe extern "C" fn on_prepare(handle: *mut c_void) {
+    // SAFETY: libuv calls this for a prepare handle started by `UvHook::before_io_wait`.
+    unsafe { run_callback(handle) };
+}
+
+unsafe extern "C" fn on_close(handle: *mut c_void) {
+    // SAFETY: `data` holds the callback pointer from start; this is its single release.
+    let cb = unsafe { *(handle as *mut *mut Callback) };
+    // SAFETY: `cb` came from Box::into_raw at start and is dropped once, here.
+    drop(unsafe { Box::from_raw(cb) });
+    // SAFETY: the handle memory came from `alloc_handle`; libuv is done with it after close_cb.
+    unsafe { std::alloc::dealloc(handle.cast(), handle_layout()) };
+}
+
+/// One layout for every handle kind we allocate (the larger of the two), so `on_close` can
+/// free any of them.
+fn handle_layout() -> std::alloc::Layout {
+    let api = api().expect("libuv api was loaded before any handle existed");
+    // SAFETY: uv_handle_size is a pure function of the handle type.
+    let size = unsafe { (api.handle_size)(UV_POLL).max((api.handle_size)(UV_PREPARE)) };
     std::alloc::Layout::from_size_align(size.max(8), 16).expect("uv handle layout")
 }
 
-unsafe fn free_handle(handle: *mut c_void) {
-    let api = api().expect("libuv api was loaded before any handle existed");
-    // SAFETY: the handle was allocated in `start` with this exact layout.
-    unsafe { std::alloc::dealloc(handle.cast(), layout((api.handle_size)(UV_POLL))) };
+/// The loop of `env`.
+///
+/// # Safety
+/// Called on the JS thread that owns `env`.
+unsafe fn uv_loop_of(env: napi::sys::napi_env) -> Result<*mut c_void, String> {
+    let mut uv_loop: *mut napi::sys::uv_loop_s = std::ptr::null_mut();
+    // SAFETY: `env` is the current env (caller contract); `uv_loop` is a valid out pointer.
+    let status = unsafe { napi::sys::napi_get_uv_event_loop(env, &mut uv_loop) };
+    if status != napi::sys::Status::napi_ok || uv_loop.is_null() {
+        return Err("napi_get_uv_event_loop failed".into());
+    }
+    Ok(uv_loop.cast())
 }
 
-impl FdWatcher {
+impl UvHook {
     /// Starts watching `fd` for readability on `env`'s event loop; `callback` runs on the JS
     /// thread each time the fd is readable (level-triggered: it must drain the fd).
     ///
     /// # Safety
-    /// Must be called on the JS thread that owns `env`; `fd` must stay open until `stop`.
-    pub unsafe fn start(
+    /// Must be called on the JS thread that owns `env`; `fd` must stay open until drop.
+    pub unsafe fn watch_fd(
         env: napi::sys::napi_env,
         fd: RawFd,
         callback: Callback,
-    ) -> Result<FdWatcher, String> {
+    ) -> Result<UvHook, String> {
+        // SAFETY: caller contract (JS thread of `env`); init and start are uv_poll's.
+        unsafe {
+            Self::start(
+                env,
+                Kind::Poll,
+                callback,
+                |api, lp, h| (api.poll_init)(lp, h, fd),
+                |api, h| (api.poll_start)(h, UV_READABLE, on_poll),
+            )
+        }
+    }
+
+    /// Runs `callback` on every loop iteration right before libuv waits for I/O (a
+    /// `uv_prepare_t`). Created unreferenced: it never keeps the process alive.
+    ///
+    /// # Safety
+    /// Must be called on the JS thread that owns `env`.
+    pub unsafe fn before_io_wait(
+        env: napi::sys::napi_env,
+        callback: Callback,
+    ) -> Result<UvHook, String> {
+        // SAFETY: caller contract (JS thread of `env`); init and start are uv_prepare's.
+        let mut hook = unsafe {
+            Self::start(
+                env,
+                Kind::Prepare,
+                callback,
+                |api, lp, h| (api.prepare_init)(lp, h),
+                |api, h| (api.prepare_start)(h, on_prepare),
+            )
+        }?;
+        hook.set_ref(false);
+        Ok(hook)
+    }
+
+    /// Allocates, initialises and starts one handle.
+    ///
+    /// # Safety
+    /// Called on the JS thread of `env`; `init`/`start` are the handle kind's libuv calls.
+    unsafe fn start(
+        env: napi::sys::napi_env,
+        kind: Kind,
+        callback: Callback,
+        init: impl FnOnce(&UvApi, *mut c_void, *mut c_void) -> c_int,
+        start: impl FnOnce(&UvApi, *mut c_void) -> c_int,
+    ) -> Result<UvHook, String> {
         let api = api()?;
-        let mut uv_loop: *mut napi::sys::uv_loop_s = std::ptr::null_mut();
-        // SAFETY: `env` is the current env (caller contract); `uv_loop` is a valid out pointer.
-        let status = unsafe { napi::sys::napi_get_uv_event_loop(env, &mut uv_loop) };
-        if status != napi::sys::Status::napi_ok || uv_loop.is_null() {
-            return Err("napi_get_uv_event_loop failed".into());
-        }
-        // SAFETY: uv_handle_size is a pure function of the handle type.
-        let size = unsafe { (api.handle_size)(UV_POLL) };
+        // SAFETY: caller contract.
+        let uv_loop = unsafe { uv_loop_of(env) }?;
+        let layout = handle_layout();
         // SAFETY: non-zero size (max(8)) and valid alignment.
-        let handle = unsafe { std::alloc::alloc_zeroed(layout(size)) } as *mut c_void;
+        let handle = unsafe { std::alloc::alloc_zeroed(layout) } as *mut c_void;
         if handle.is_null() {
-            return Err("out of memory allocating a uv_poll_t".into());
+            return Err("out of memory allocating a uv handle".into());
         }
-        // SAFETY: `handle` is zeroed memory of uv_poll_t's size, `uv_loop` is this thread's loop.
-        let rc = unsafe { (api.poll_init)(uv_loop.cast(), handle, fd) };
+        let rc = init(api, uv_loop, handle);
         if rc != 0 {
-            // SAFETY: uv_poll_init failed, so libuv holds no reference to `handle`.
-            unsafe { std::alloc::dealloc(handle.cast(), layout(size)) };
-            return Err(format!("uv_poll_init failed ({rc})"));
+            // SAFETY: init failed, so libuv holds no reference to `handle`.
+            unsafe { std::alloc::dealloc(handle.cast(), layout) };
+            return Err(format!("initialising a uv handle failed ({rc})"));
         }
         let cb: *mut Callback = Box::into_raw(Box::new(callback));
         // SAFETY: `data` is the first field of uv_handle_t; we own it from here on.
         unsafe { *(handle as *mut *mut Callback) = cb };
-        let watcher = FdWatcher {
+        let hook = UvHook {
             handle,
             api,
+            kind,
             referenced: true,
         };
-        // SAFETY: the handle is initialized and its callback pointer is set.
-        let rc = unsafe { (api.poll_start)(handle, UV_READABLE, on_poll) };
+        let rc = start(api, handle);
         if rc != 0 {
-            drop(watcher);
-            return Err(format!("uv_poll_start failed ({rc})"));
+            drop(hook);
+            return Err(format!("starting a uv handle failed ({rc})"));
         }
-        Ok(watcher)
+        Ok(hook)
     }
 
-    /// Whether this watcher keeps the event loop (the process) alive, like `handle.ref()`.
+    /// Whether this handle keeps the event loop (the process) alive, like `handle.ref()`.
     pub fn set_ref(&mut self, referenced: bool) {
         if referenced == self.referenced {
             return;
@@ -173,12 +267,15 @@ impl FdWatcher {
     }
 }
 
-impl Drop for FdWatcher {
+impl Drop for UvHook {
     fn drop(&mut self) {
         // SAFETY: the handle is live; after uv_close, libuv calls on_close exactly once, which
         // frees the callback and the memory. We never touch the handle again.
         unsafe {
-            (self.api.poll_stop)(self.handle);
+            match self.kind {
+                Kind::Poll => (self.api.poll_stop)(self.handle),
+                Kind::Prepare => (self.api.prepare_stop)(self.handle),
+            };
             (self.api.close)(self.handle, on_close);
         }
     }

@@ -604,6 +604,11 @@ impl EpollEngine {
         self.poll_inner(out, max, 0)
     }
 
+    /// Whether a `poll()` now would find something (one poll(2) of the epoll fd).
+    pub fn work_visible(&mut self) -> bool {
+        !self.pending.is_empty() || sys::readable_now(self.epfd)
+    }
+
     pub fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
         let deadline = Instant::now() + timeout;
         loop {

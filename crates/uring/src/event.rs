@@ -145,6 +145,10 @@ pub struct EngineStats {
     pub open_sockets: u64,
     /// `poll()` calls that found nothing to report.
     pub empty_polls: u64,
+    /// [`Engine::busy_wait`](crate::Engine::busy_wait) calls, and those that saw work arrive
+    /// before their budget ran out.
+    pub busy_polls: u64,
+    pub busy_poll_hits: u64,
     /// `send_zerocopy` calls accepted.
     pub zerocopy_sends: u64,
     /// Bytes of accepted zerocopy sends.

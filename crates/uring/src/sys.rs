@@ -248,6 +248,17 @@ pub(crate) fn eventfd_signal(fd: RawFd) {
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
 }
 
+/// Whether `fd` is readable right now (poll(2) with a zero timeout).
+pub(crate) fn readable_now(fd: RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 }
+}
+
 /// Reads (and so clears) an eventfd; true if it was signalled.
 pub(crate) fn eventfd_clear(fd: RawFd) -> bool {
     let mut value: u64 = 0;

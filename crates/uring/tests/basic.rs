@@ -628,3 +628,61 @@ fn no_event_of_a_socket_follows_close_but_closed() {
         e.close(l).unwrap();
     }
 }
+
+/// `busy_wait` spins until `poll()` would find something: false after the budget when nothing
+/// comes, true as soon as the peer's data is there (the work it saw is then polled).
+#[test]
+fn busy_wait_sees_work_arrive() {
+    for kind in backends() {
+        let pool = pool(16, None);
+        let mut e = engine(kind, &pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+        let at = e.local_addr(l).unwrap();
+        e.submit().unwrap();
+        let mut peer = TcpStream::connect(at).unwrap();
+        let mut server = None;
+        drive(&mut e, T, |_, ev| {
+            if let Event::Accepted { socket, .. } = ev {
+                server = Some(socket);
+            }
+            server.is_some()
+        });
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            out.clear();
+            e.poll(&mut out, 64);
+            e.submit().unwrap();
+        }
+        let t0 = std::time::Instant::now();
+        assert!(
+            !e.busy_wait(Duration::from_millis(5)),
+            "{kind}: nothing was sent"
+        );
+        assert!(
+            t0.elapsed() >= Duration::from_millis(5),
+            "{kind}: spun the whole budget"
+        );
+        peer.write_all(b"ping").unwrap();
+        assert!(
+            e.busy_wait(Duration::from_secs(5)),
+            "{kind}: the data must show"
+        );
+        let mut got = Vec::new();
+        for _ in 0..50 {
+            out.clear();
+            e.poll(&mut out, 64);
+            for ev in &out {
+                if let Event::Data { .. } = ev {
+                    got.extend(take_data(&mut e, &pool, ev));
+                }
+            }
+            if got == b"ping" {
+                break;
+            }
+            e.busy_wait(Duration::from_millis(100));
+        }
+        assert_eq!(got, b"ping", "{kind}");
+        let s = e.stats();
+        assert!(s.busy_polls >= 2 && s.busy_poll_hits >= 1, "{kind}: {s:?}");
+    }
+}

@@ -580,6 +580,11 @@ impl UringEngine {
         self.poll_inner(out, max, None)
     }
 
+    /// Whether a `poll()` now would find something (no system call).
+    pub fn work_visible(&mut self) -> bool {
+        !self.pending.is_empty() || self.ring.work_visible()
+    }
+
     pub fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
         let deadline = Instant::now() + timeout;
         loop {

@@ -220,6 +220,16 @@ impl Ring {
         !self.ring.completion().is_empty()
     }
 
+    /// Whether the kernel has something for us, read from ring memory without a system call:
+    /// posted CQEs, deferred task work (IORING_SQ_TASKRUN) or an overflowed CQ.
+    pub fn work_visible(&mut self) -> bool {
+        if self.cq_nonempty() {
+            return true;
+        }
+        let sq = self.ring.submission();
+        sq.cq_overflow() || (self.taskrun_flag && sq.taskrun())
+    }
+
     /// Stops the kernel signalling the registered eventfd (IORING_CQ_EVENTFD_DISABLED, see
     /// io_uring_register(2) IORING_REGISTER_EVENTFD): while the engine reaps, completions it
     /// posts itself would only wake the event loop for an empty poll.

@@ -67,12 +67,13 @@ test('the packed tarball installs into a fresh project and loads from CJS, ESM a
   writeFileSync(
     join(consumer, 'use.ts'),
     [
-      "import { probe, ZerosockError, type ProbeReport, type Backend } from 'zerosock';",
+      "import { probe, ZerosockError, type ProbeReport, type Backend, type ConnectOptions } from 'zerosock';",
       'const r: ProbeReport = probe();',
+      "const opts: ConnectOptions = { port: 1, host: '::1', busyPollUs: 50, cork: { maxDelayUs: 20 } };",
       'const b: Backend = r.backend;',
       'const multishot: boolean = r.features.multishotRecv;',
       "const e = new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', 'x');",
-      'console.log(b, multishot, e.code, r.ioUring.opcodes.length);',
+      'console.log(b, multishot, e.code, r.ioUring.opcodes.length, opts.busyPollUs);',
       '',
     ].join('\n'),
   );

@@ -247,12 +247,7 @@ fn stale_and_closed_ids_are_errors() {
 #[test]
 fn notify_fd_wakes_and_is_cleared_by_poll() {
     for kind in backends() {
-        let pool = pool(16, None);
-        let mut e = engine(kind, &pool);
-        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-        let at = e.local_addr(l).unwrap();
-        e.submit().unwrap();
-        let mut peer = TcpStream::connect(at).unwrap();
+        let (pool, mut e, mut peer) = listening_engine_and_peer(kind);
         let fd = e.notify_fd();
         let readable = |ms: i32| fd_readable(fd, ms);
         assert!(readable(5000), "{kind}: accept must wake the notify fd");
@@ -283,22 +278,7 @@ fn notify_fd_wakes_and_is_cleared_by_poll() {
         assert!(!readable(50), "{kind}: poll() must clear the notify fd");
         peer.write_all(b"ping").unwrap();
         assert!(readable(5000), "{kind}: data must wake the notify fd");
-        let mut got = Vec::new();
-        for _ in 0..50 {
-            out.clear();
-            e.poll(&mut out, 64);
-            for ev in &out {
-                if let Event::Data { socket, .. } = ev {
-                    assert_eq!(*socket, server);
-                    got.extend(take_data(&mut e, &pool, ev));
-                }
-            }
-            if got == b"ping" {
-                break;
-            }
-            readable(100);
-        }
-        assert_eq!(got, b"ping");
+        assert_eq!(poll_bytes(&mut e, &pool, server, 4), b"ping");
         // A reply sent and collected by the caller itself must not wake the loop again: the
         // kernel's own eventfd signals for completions posted while the engine reaps are muted
         // (io_uring), and a direct epoll write touches no fd. Then the peer's next message must.
@@ -329,20 +309,7 @@ fn notify_fd_wakes_and_is_cleared_by_poll() {
                 readable(5000),
                 "{kind}: round {round}: data must wake the notify fd"
             );
-            let mut seen = Vec::new();
-            for _ in 0..50 {
-                out.clear();
-                e.poll(&mut out, 64);
-                for ev in &out {
-                    if let Event::Data { .. } = ev {
-                        seen.extend(take_data(&mut e, &pool, ev));
-                    }
-                }
-                if !seen.is_empty() {
-                    break;
-                }
-                readable(100);
-            }
+            let seen = poll_bytes(&mut e, &pool, server, 1);
             assert_eq!(seen, [round], "{kind}: round {round}");
         }
     }
@@ -451,6 +418,41 @@ fn poll_honours_max() {
         }
         drop(peers);
     }
+}
+
+/// An engine listening on 127.0.0.1 (accept submitted) and a std client connected to it.
+fn listening_engine_and_peer(
+    kind: zerosock_uring::BackendKind,
+) -> (zerosock_pool::Pool, Engine, TcpStream) {
+    let pool = pool(16, None);
+    let mut e = engine(kind, &pool);
+    let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
+    let at = e.local_addr(l).unwrap();
+    e.submit().unwrap();
+    let peer = TcpStream::connect(at).unwrap();
+    (pool, e, peer)
+}
+
+/// Polls `e` (waiting on its notify fd between tries, bounded) until `want` bytes of `Data`
+/// arrived for `socket`, and returns them.
+fn poll_bytes(e: &mut Engine, pool: &zerosock_pool::Pool, socket: u32, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..50 {
+        out.clear();
+        e.poll(&mut out, 64);
+        for ev in &out {
+            if let Event::Data { socket: s, .. } = ev {
+                assert_eq!(*s, socket, "data for another socket");
+                got.extend(take_data(e, pool, ev));
+            }
+        }
+        if got.len() >= want {
+            break;
+        }
+        fd_readable(e.notify_fd(), 100);
+    }
+    got
 }
 
 /// Waits until `fd` is readable or `ms` pass.
@@ -634,12 +636,7 @@ fn no_event_of_a_socket_follows_close_but_closed() {
 #[test]
 fn busy_wait_sees_work_arrive() {
     for kind in backends() {
-        let pool = pool(16, None);
-        let mut e = engine(kind, &pool);
-        let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-        let at = e.local_addr(l).unwrap();
-        e.submit().unwrap();
-        let mut peer = TcpStream::connect(at).unwrap();
+        let (pool, mut e, mut peer) = listening_engine_and_peer(kind);
         let mut server = None;
         drive(&mut e, T, |_, ev| {
             if let Event::Accepted { socket, .. } = ev {
@@ -667,21 +664,8 @@ fn busy_wait_sees_work_arrive() {
             e.busy_wait(Duration::from_secs(5)),
             "{kind}: the data must show"
         );
-        let mut got = Vec::new();
-        for _ in 0..50 {
-            out.clear();
-            e.poll(&mut out, 64);
-            for ev in &out {
-                if let Event::Data { .. } = ev {
-                    got.extend(take_data(&mut e, &pool, ev));
-                }
-            }
-            if got == b"ping" {
-                break;
-            }
-            e.busy_wait(Duration::from_millis(100));
-        }
-        assert_eq!(got, b"ping", "{kind}");
+        let server = server.unwrap();
+        assert_eq!(poll_bytes(&mut e, &pool, server, 4), b"ping", "{kind}");
         let s = e.stats();
         assert!(s.busy_polls >= 2 && s.busy_poll_hits >= 1, "{kind}: {s:?}");
     }

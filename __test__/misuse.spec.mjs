@@ -173,6 +173,33 @@ for (const backend of backends) {
   });
 }
 
+test('bad socket options are typed errors at connect() and createServer()', async (t) => {
+  const cases = [
+    [{ highWaterMark: -1 }, 'ERR_OUT_OF_RANGE'],
+    [{ highWaterMark: '16k' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ cork: 'yes' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ cork: { maxBytes: 0 } }, 'ERR_OUT_OF_RANGE'],
+    [{ cork: { maxBytes: 65537 } }, 'ERR_OUT_OF_RANGE'],
+    [{ cork: { maxDelayUs: 'soon' } }, 'ERR_INVALID_ARG_TYPE'],
+    [{ zerocopyThreshold: -1 }, 'ERR_OUT_OF_RANGE'],
+    [{ allowHalfOpen: 'yes' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ zerocopyReceive: 1 }, 'ERR_INVALID_ARG_TYPE'],
+    [{ busyPollUs: 20_000 }, 'ERR_OUT_OF_RANGE'],
+  ];
+  for (const [options, code] of cases) {
+    const what = JSON.stringify(options);
+    t.throws(() => createServer(options), { code }, `createServer(${what})`);
+    await t.throwsAsync(connect({ port: 1, host: '127.0.0.1', ...options }), { code }, what);
+  }
+  // The documented shapes are accepted.
+  for (const options of [
+    { cork: false },
+    { cork: {} },
+    { cork: { maxBytes: 4096, maxDelayUs: 0 } },
+  ])
+    t.notThrows(() => createServer(options));
+});
+
 test('an unknown backend is ERR_ZEROSOCK_INVALID_BACKEND naming the allowed values', (t) => {
   const err = t.throws(() => createServer({ backend: 'kqueue' }), {
     code: 'ERR_ZEROSOCK_INVALID_BACKEND',

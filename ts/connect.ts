@@ -4,7 +4,7 @@ import { resolveHost } from './server';
 import { Socket, type SocketOptions } from './socket';
 import { abortError, systemError } from './system-error';
 import { nativeSysError } from './errors';
-import { validateHost, validateInt, validateOptions, validatePort } from './validate';
+import { validateHost, validateOptions, validatePort, validateSocketOptions } from './validate';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends SocketOptions {
@@ -19,10 +19,9 @@ export interface ConnectOptions extends SocketOptions {
 
 /** Connects; resolves with an open {@link Socket}, rejects with a Node-style system error. */
 export async function connect(options: ConnectOptions): Promise<Socket> {
-  const opts = validateOptions<ConnectOptions>(options);
+  const opts = validateSocketOptions(validateOptions<ConnectOptions>(options));
   const port = validatePort(opts.port);
   const host = validateHost(opts.host ?? 'localhost');
-  validateInt(opts.busyPollUs, 'busyPollUs', 0, 10_000);
   const signal = opts.signal;
   if (signal?.aborted) throw abortError(signal);
   const engine = engineFor(opts.backend);

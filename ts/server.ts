@@ -6,7 +6,13 @@ import { engineFor, Ev, Sub, syscallName, type Engine, type EventSink } from './
 import { callNative, nativeSysError, ZerosockError } from './errors';
 import { Socket, type SocketOptions } from './socket';
 import { abortError, systemError } from './system-error';
-import { validateHost, validateInt, validateOptions, validatePort } from './validate';
+import {
+  validateHost,
+  validateInt,
+  validateOptions,
+  validatePort,
+  validateSocketOptions,
+} from './validate';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions extends SocketOptions {
@@ -45,8 +51,7 @@ export class Server extends EventEmitter implements EventSink {
 
   constructor(options: ServerOptions = {}, onConnection?: (socket: Socket) => void) {
     super();
-    this.options = validateOptions<ServerOptions>(options);
-    validateInt(this.options.busyPollUs, 'busyPollUs', 0, 10_000);
+    this.options = validateSocketOptions(validateOptions<ServerOptions>(options));
     engineFor(this.options.backend); // validates the backend now, not at listen()
     if (onConnection !== undefined) this.on('connection', onConnection);
   }

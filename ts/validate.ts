@@ -64,6 +64,44 @@ export function validateInt(
   return value;
 }
 
+/** Throws `ERR_INVALID_ARG_TYPE` unless `value` is undefined or a boolean. */
+export function validateBoolean(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new InvalidArgumentError(
+    'ERR_INVALID_ARG_TYPE',
+    `The "${name}" option must be a boolean. Received ${describe(value)}`,
+  );
+}
+
+/** The largest byte count an option may name (2 GiB - 1). */
+const MAX_BYTES = 2 ** 31 - 1;
+
+/**
+ * Checks the options every socket takes (connect() and createServer()): typed errors at the
+ * call, instead of a socket that misbehaves later. Returns `options`.
+ */
+export function validateSocketOptions<T extends object>(options: Partial<T>): Partial<T> {
+  const o = options as Record<string, unknown>;
+  validateInt(o.highWaterMark, 'highWaterMark', 0, MAX_BYTES);
+  validateInt(o.zerocopyThreshold, 'zerocopyThreshold', 0, MAX_BYTES);
+  validateInt(o.busyPollUs, 'busyPollUs', 0, 10_000);
+  validateBoolean(o.allowHalfOpen, 'allowHalfOpen');
+  validateBoolean(o.zerocopyReceive, 'zerocopyReceive');
+  const cork = o.cork;
+  if (cork !== undefined && cork !== false) {
+    if (typeof cork !== 'object' || cork === null) {
+      throw new InvalidArgumentError(
+        'ERR_INVALID_ARG_TYPE',
+        `The "cork" option must be an object or false. Received ${describe(cork)}`,
+      );
+    }
+    const c = cork as Record<string, unknown>;
+    validateInt(c.maxBytes, 'cork.maxBytes', 1, 64 * 1024);
+    validateInt(c.maxDelayUs, 'cork.maxDelayUs', 0, 1_000_000);
+  }
+  return options;
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'string') return `type string (${JSON.stringify(v).slice(0, 40)})`;

@@ -129,7 +129,10 @@ impl Engine {
     }
 
     /// Copies `data` into pool buffers (appending to the last queued copy buffer while it has
-    /// room) and queues them. Errors as [`send`](Engine::send), plus `Pool` when the pool is
+    /// room) and queues them — or, when nothing is queued and `data` is at least
+    /// `direct_send_min` bytes, first writes it directly (send(2)); the `Sent` of such a write
+    /// is handed out by the next `poll()` / `submit_and_collect()`, or announced on the notify
+    /// fd by the next `submit()`. Errors as [`send`](Engine::send), plus `Pool` when the pool is
     /// exhausted (what was copied before stays queued).
     pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
         dispatch!(mut self, e => e.send_copy(id, data))

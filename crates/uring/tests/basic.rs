@@ -670,3 +670,58 @@ fn busy_wait_sees_work_arrive() {
         assert!(s.busy_polls >= 2 && s.busy_poll_hits >= 1, "{kind}: {s:?}");
     }
 }
+
+/// The `Sent` of a direct write (nothing queued, at least `direct_send_min` bytes) costs no
+/// wake-up when the caller collects it itself; a plain `submit()` announces it on the notify fd.
+#[test]
+fn direct_send_is_announced_by_submit_or_collected() {
+    for kind in backends() {
+        let (pool, mut e, mut peer) = listening_engine_and_peer(kind);
+        let mut server = None;
+        drive(&mut e, T, |_, ev| {
+            if let Event::Accepted { socket, .. } = ev {
+                server = Some(socket);
+            }
+            server.is_some()
+        });
+        let server = server.unwrap();
+        let fd = e.notify_fd();
+        let mut out = Vec::new();
+        for _ in 0..10 {
+            out.clear();
+            e.poll(&mut out, 64);
+            if !fd_readable(fd, 20) {
+                break;
+            }
+        }
+        let chunk = vec![1u8; 64 * 1024];
+        let mut sink = vec![0u8; chunk.len()];
+        for round in 0..2 {
+            e.send_copy(server, &chunk).unwrap();
+            assert!(!fd_readable(fd, 20), "{kind}: no wake-up before submit");
+            out.clear();
+            if round == 0 {
+                e.submit_and_collect(&mut out).unwrap();
+                assert!(
+                    out.contains(&Event::Sent {
+                        socket: server,
+                        bytes: chunk.len() as u64
+                    }),
+                    "{kind}: collected {out:?}"
+                );
+                assert!(!fd_readable(fd, 20), "{kind}: nothing left to announce");
+            } else {
+                e.submit().unwrap();
+                assert!(fd_readable(fd, 5000), "{kind}: submit() announces the Sent");
+                e.poll(&mut out, 64);
+                assert!(out.contains(&Event::Sent {
+                    socket: server,
+                    bytes: chunk.len() as u64
+                }));
+            }
+            peer.read_exact(&mut sink).unwrap();
+            assert_eq!(sink, chunk);
+        }
+        drop(pool);
+    }
+}

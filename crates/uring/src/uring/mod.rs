@@ -130,6 +130,8 @@ pub(crate) struct UringEngine {
     zc_closing: Vec<(SocketId, Instant, bool)>,
     /// The timespec of the armed zerocopy close timer (read by the kernel at submission).
     zc_timer: Option<Box<types::Timespec>>,
+    /// A direct send left a `Sent` in `pending` that nothing has announced yet.
+    wake_owed: bool,
 }
 
 /// Whether the ring fd itself can be the notify fd. Without DEFER_TASKRUN, posted CQEs wake
@@ -194,6 +196,7 @@ impl UringEngine {
             zc_ready: Vec::new(),
             zc_closing: Vec::new(),
             zc_timer: None,
+            wake_owed: false,
         })
     }
 
@@ -278,9 +281,11 @@ impl UringEngine {
 
     pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
         if send_side!(self).send_copy(id, data, self.direct_send_min)? {
-            // Everything went out directly: nothing else would wake the owner for the `Sent`
-            // event (a sender that only waits for 'drain' would wait forever).
-            self.wake();
+            // Everything went out directly: no completion will announce the `Sent` event. The
+            // next `submit()` wakes the owner for it — unless a `submit_and_collect()` or
+            // `poll()` hands it out first (one eventfd write per direct send saved: a 64 KiB
+            // stream made one per chunk).
+            self.wake_owed = true;
         }
         Ok(())
     }
@@ -494,6 +499,9 @@ impl UringEngine {
     }
 
     pub fn submit(&mut self) -> Result<usize, SysError> {
+        if std::mem::take(&mut self.wake_owed) && !self.pending.is_empty() {
+            self.wake();
+        }
         self.flush_dirty();
         if !self.zc_ready.is_empty() {
             let mut evs = Vec::new();
@@ -516,6 +524,7 @@ impl UringEngine {
     }
 
     fn submit_and_collect_muted(&mut self, out: &mut Vec<Event>) -> Result<usize, SysError> {
+        self.wake_owed = false; // `pending` is handed out here
         let start = out.len();
         out.extend(self.pending.drain(..));
         let mut submitted = 0;
@@ -610,6 +619,7 @@ impl UringEngine {
             self.stats.other_syscalls += 1;
         }
         self.mute_notify();
+        self.wake_owed = false; // `pending` is handed out here (leftovers wake below)
         self.bufs.drain_returns();
         self.rearm_stalled_accepts(false);
         while out.len() - start < max {

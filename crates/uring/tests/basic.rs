@@ -267,14 +267,7 @@ fn notify_fd_wakes_and_is_cleared_by_poll() {
         }
         let server = server.expect("accepted");
         // Drain everything; then the fd must go quiet.
-        for _ in 0..10 {
-            out.clear();
-            e.poll(&mut out, 64);
-            e.submit().unwrap();
-            if !readable(20) {
-                break;
-            }
-        }
+        poll_until_quiet(&mut e);
         assert!(!readable(50), "{kind}: poll() must clear the notify fd");
         peer.write_all(b"ping").unwrap();
         assert!(readable(5000), "{kind}: data must wake the notify fd");
@@ -431,6 +424,34 @@ fn listening_engine_and_peer(
     e.submit().unwrap();
     let peer = TcpStream::connect(at).unwrap();
     (pool, e, peer)
+}
+
+/// [`listening_engine_and_peer`] once the engine has accepted the peer: also the server id.
+fn accepted_engine_and_peer(
+    kind: zerosock_uring::BackendKind,
+) -> (zerosock_pool::Pool, Engine, TcpStream, u32) {
+    let (pool, mut e, peer) = listening_engine_and_peer(kind);
+    let mut server = None;
+    drive(&mut e, T, |_, ev| {
+        if let Event::Accepted { socket, .. } = ev {
+            server = Some(socket);
+        }
+        server.is_some()
+    });
+    (pool, e, peer, server.expect("accepted"))
+}
+
+/// Polls and submits until the notify fd stays quiet (bounded: 10 rounds); events are dropped.
+fn poll_until_quiet(e: &mut Engine) {
+    let mut out = Vec::new();
+    for _ in 0..10 {
+        out.clear();
+        e.poll(&mut out, 64);
+        e.submit().unwrap();
+        if !fd_readable(e.notify_fd(), 20) {
+            break;
+        }
+    }
 }
 
 /// Polls `e` (waiting on its notify fd between tries, bounded) until `want` bytes of `Data`
@@ -636,20 +657,8 @@ fn no_event_of_a_socket_follows_close_but_closed() {
 #[test]
 fn busy_wait_sees_work_arrive() {
     for kind in backends() {
-        let (pool, mut e, mut peer) = listening_engine_and_peer(kind);
-        let mut server = None;
-        drive(&mut e, T, |_, ev| {
-            if let Event::Accepted { socket, .. } = ev {
-                server = Some(socket);
-            }
-            server.is_some()
-        });
-        let mut out = Vec::new();
-        for _ in 0..10 {
-            out.clear();
-            e.poll(&mut out, 64);
-            e.submit().unwrap();
-        }
+        let (pool, mut e, mut peer, server) = accepted_engine_and_peer(kind);
+        poll_until_quiet(&mut e);
         let t0 = std::time::Instant::now();
         assert!(
             !e.busy_wait(Duration::from_millis(5)),
@@ -664,7 +673,6 @@ fn busy_wait_sees_work_arrive() {
             e.busy_wait(Duration::from_secs(5)),
             "{kind}: the data must show"
         );
-        let server = server.unwrap();
         assert_eq!(poll_bytes(&mut e, &pool, server, 4), b"ping", "{kind}");
         let s = e.stats();
         assert!(s.busy_polls >= 2 && s.busy_poll_hits >= 1, "{kind}: {s:?}");
@@ -676,24 +684,10 @@ fn busy_wait_sees_work_arrive() {
 #[test]
 fn direct_send_is_announced_by_submit_or_collected() {
     for kind in backends() {
-        let (pool, mut e, mut peer) = listening_engine_and_peer(kind);
-        let mut server = None;
-        drive(&mut e, T, |_, ev| {
-            if let Event::Accepted { socket, .. } = ev {
-                server = Some(socket);
-            }
-            server.is_some()
-        });
-        let server = server.unwrap();
+        let (pool, mut e, mut peer, server) = accepted_engine_and_peer(kind);
+        poll_until_quiet(&mut e);
         let fd = e.notify_fd();
         let mut out = Vec::new();
-        for _ in 0..10 {
-            out.clear();
-            e.poll(&mut out, 64);
-            if !fd_readable(fd, 20) {
-                break;
-            }
-        }
         let chunk = vec![1u8; 64 * 1024];
         let mut sink = vec![0u8; chunk.len()];
         for round in 0..2 {

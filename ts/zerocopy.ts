@@ -178,14 +178,9 @@ export class ZeroCopy {
   /** Zerocopy receive was asked for. */
   receive = false;
 
+  /** `threshold` was validated with the socket's options (validateSocketOptions). */
   constructor(host: ZeroCopyHost, threshold: number | undefined) {
     this.host = host;
-    if (threshold !== undefined && (!Number.isInteger(threshold) || threshold < 0)) {
-      throw new InvalidArgumentError(
-        'ERR_OUT_OF_RANGE',
-        `The "zerocopyThreshold" option must be an integer >= 0. Received ${threshold}`,
-      );
-    }
     this.threshold = threshold ?? DEFAULT_ZEROCOPY_THRESHOLD;
   }
 

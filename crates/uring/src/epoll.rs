@@ -112,7 +112,7 @@ pub(crate) struct EpollEngine {
     zc_closing: Vec<(SocketId, Instant, bool)>,
     /// timerfd for `zc_closing` deadlines (-1 until needed).
     zc_timer: RawFd,
-    /// A direct send left a `Sent` in `pending` that nothing has announced yet.
+    /// A direct send left a `Sent` in `pending` that nothing has announced yet (SendSide).
     wake_owed: bool,
 }
 
@@ -316,14 +316,7 @@ impl EpollEngine {
     }
 
     pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
-        if send_side!(self).send_copy(id, data, self.direct_send_min)? {
-            // Everything went out directly: no completion will announce the `Sent` event. The
-            // next `submit()` wakes the owner for it — unless a `submit_and_collect()` or
-            // `poll()` hands it out first (one eventfd write per direct send saved: a 64 KiB
-            // stream made one per chunk).
-            self.wake_owed = true;
-        }
-        Ok(())
+        send_side!(self).send_copy(id, data, self.direct_send_min)
     }
 
     pub fn queued_bytes(&self, id: SocketId) -> usize {

@@ -113,6 +113,10 @@ pub(crate) struct SendSide<'a, S> {
     pub dirty: &'a mut Vec<SocketId>,
     pub pending: &'a mut VecDeque<Event>,
     pub stats: &'a mut EngineStats,
+    /// Set when a `Sent` went into `pending` with no completion to announce it: the next
+    /// `submit()` wakes the owner for it, unless `poll()` / `submit_and_collect()` hand it out
+    /// first (an eventfd write per direct send would cost a 64 KiB stream a syscall a chunk).
+    pub wake_owed: &'a mut bool,
 }
 
 /// Builds a [`SendSide`] from an engine's fields of the same names.
@@ -124,6 +128,7 @@ macro_rules! send_side {
             dirty: &mut $engine.dirty,
             pending: &mut $engine.pending,
             stats: &mut $engine.stats,
+            wake_owed: &mut $engine.wake_owed,
         }
     };
 }
@@ -163,15 +168,14 @@ impl<S: StreamSock> SendSide<'_, S> {
 
     /// Sends a copy of `data`: when nothing is queued or being written and `data` is at least
     /// `direct_min` bytes (0: never), one `send(2)` right now takes what the kernel accepts
-    /// and a `Sent` event reports it; the rest is copied into pool buffers and queued.
-    /// Returns true when the caller must wake its owner (everything went out directly, so no
-    /// completion will announce the `Sent` event).
+    /// and a `Sent` event in `pending` reports it (see `wake_owed`); the rest is copied into
+    /// pool buffers and queued.
     pub fn send_copy(
         &mut self,
         id: SocketId,
         mut data: &[u8],
         direct_min: usize,
-    ) -> Result<bool, EngineError> {
+    ) -> Result<(), EngineError> {
         let s = writable(self.socks, id)?;
         if direct_min > 0
             && data.len() >= direct_min
@@ -187,9 +191,10 @@ impl<S: StreamSock> SendSide<'_, S> {
                     socket: id,
                     bytes: n as u64,
                 });
+                *self.wake_owed = true;
                 data = &data[n..];
                 if data.is_empty() {
-                    return Ok(true);
+                    return Ok(());
                 }
             }
         }
@@ -197,7 +202,7 @@ impl<S: StreamSock> SendSide<'_, S> {
         if !data.is_empty() {
             self.mark_dirty(id);
         }
-        r.map(|_| false).map_err(|(_, e)| EngineError::Pool(e))
+        r.map(|_| ()).map_err(|(_, e)| EngineError::Pool(e))
     }
 
     /// Asks for a FIN once everything queued is written.

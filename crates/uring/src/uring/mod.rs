@@ -130,7 +130,7 @@ pub(crate) struct UringEngine {
     zc_closing: Vec<(SocketId, Instant, bool)>,
     /// The timespec of the armed zerocopy close timer (read by the kernel at submission).
     zc_timer: Option<Box<types::Timespec>>,
-    /// A direct send left a `Sent` in `pending` that nothing has announced yet.
+    /// A direct send left a `Sent` in `pending` that nothing has announced yet (SendSide).
     wake_owed: bool,
 }
 
@@ -280,14 +280,7 @@ impl UringEngine {
     }
 
     pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
-        if send_side!(self).send_copy(id, data, self.direct_send_min)? {
-            // Everything went out directly: no completion will announce the `Sent` event. The
-            // next `submit()` wakes the owner for it — unless a `submit_and_collect()` or
-            // `poll()` hands it out first (one eventfd write per direct send saved: a 64 KiB
-            // stream made one per chunk).
-            self.wake_owed = true;
-        }
-        Ok(())
+        send_side!(self).send_copy(id, data, self.direct_send_min)
     }
 
     pub fn queued_bytes(&self, id: SocketId) -> usize {

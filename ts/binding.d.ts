@@ -100,8 +100,9 @@ export declare class NativeEngine {
    */
   start(callback: (arg: number) => void): void
   /**
-   * Busy polling: with `us > 0`, right before libuv waits for I/O — in loop iterations that
-   * followed engine work — the JS thread spins up to `us` microseconds until the engine has
+   * Busy polling: with `us > 0`, right before libuv would block waiting for I/O — in loop
+   * iterations that followed engine work, and never while immediates are pending — the JS
+   * thread spins up to `us` microseconds (or until the next timer) until the engine has
    * something (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply,
    * for CPU time and up to `us` of delay to other handles). 0 turns it off.
    */

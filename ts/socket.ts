@@ -59,7 +59,8 @@ export interface SocketOptions {
   /**
    * Busy polling (0..10000 µs, default 0 = off): while this socket is open, the JS thread spins
    * up to this long before the event loop would sleep waiting for I/O — only in loop iterations
-   * that followed zerosock work — so a reply is picked up without a sleep and a wake-up
+   * that followed zerosock work, never while immediates wait, not past the next timer — so a
+   * reply is picked up without a sleep and a wake-up
    * (SO_BUSY_POLL's trade). Lower request/response latency for CPU time; other handles of the
    * loop may wait up to this long. The engine (one per thread and backend) uses the largest
    * value of its open sockets.

@@ -348,8 +348,9 @@ impl NativeEngine {
         Ok(())
     }
 
-    /// Busy polling: with `us > 0`, right before libuv waits for I/O — in loop iterations that
-    /// followed engine work — the JS thread spins up to `us` microseconds until the engine has
+    /// Busy polling: with `us > 0`, right before libuv would block waiting for I/O — in loop
+    /// iterations that followed engine work, and never while immediates are pending — the JS
+    /// thread spins up to `us` microseconds (or until the next timer) until the engine has
     /// something (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply,
     /// for CPU time and up to `us` of delay to other handles). 0 turns it off.
     #[napi]
@@ -370,12 +371,19 @@ impl NativeEngine {
         let hook = unsafe {
             UvHook::before_io_wait(
                 js.env,
-                Box::new(move || {
+                Box::new(move |timeout_ms| {
                     let mut st = state.borrow_mut();
-                    if std::mem::take(&mut st.hot) && !st.busy_poll.is_zero() {
-                        let budget = st.busy_poll;
-                        st.engine.busy_wait(budget);
+                    if !std::mem::take(&mut st.hot) || st.busy_poll.is_zero() || timeout_ms == 0 {
+                        // Nothing happened, busy polling is off, or libuv will not block anyway
+                        // (e.g. setImmediate callbacks are waiting): no spin.
+                        return;
                     }
+                    let mut budget = st.busy_poll;
+                    if timeout_ms > 0 {
+                        // A timer is due sooner than the budget: spin only until then.
+                        budget = budget.min(std::time::Duration::from_millis(timeout_ms as u64));
+                    }
+                    st.engine.busy_wait(budget);
                 }),
             )
         }

@@ -27,6 +27,7 @@ type PollStartFn = unsafe extern "C" fn(*mut c_void, c_int, PollCb) -> c_int;
 type HandleIntFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 type PrepareInitFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> c_int;
 type PrepareStartFn = unsafe extern "C" fn(*mut c_void, PrepareCb) -> c_int;
+type LoopIntFn = unsafe extern "C" fn(*const c_void) -> c_int;
 type CloseFn = unsafe extern "C" fn(*mut c_void, CloseCb);
 type HandleFn = unsafe extern "C" fn(*mut c_void);
 
@@ -38,6 +39,7 @@ struct UvApi {
     prepare_init: PrepareInitFn,
     prepare_start: PrepareStartFn,
     prepare_stop: HandleIntFn,
+    backend_timeout: LoopIntFn,
     close: CloseFn,
     ref_: HandleFn,
     unref: HandleFn,
@@ -78,6 +80,9 @@ fn api() -> Result<&'static UvApi, String> {
                 )?),
                 prepare_stop: std::mem::transmute::<*mut c_void, HandleIntFn>(symbol(
                     c"uv_prepare_stop",
+                )?),
+                backend_timeout: std::mem::transmute::<*mut c_void, LoopIntFn>(symbol(
+                    c"uv_backend_timeout",
                 )?),
                 close: std::mem::transmute::<*mut c_void, CloseFn>(symbol(c"uv_close")?),
                 ref_: std::mem::transmute::<*mut c_void, HandleFn>(symbol(c"uv_ref")?),
@@ -185,14 +190,24 @@ impl UvHook {
     }
 
     /// Runs `callback` on every loop iteration right before libuv waits for I/O (a
-    /// `uv_prepare_t`). Created unreferenced: it never keeps the process alive.
+    /// `uv_prepare_t`), with how long libuv is about to block (`uv_backend_timeout`: 0 when it
+    /// will not block — pending immediates, idle handles —, -1 for no limit, else ms until the
+    /// next timer). Created unreferenced: it never keeps the process alive.
     ///
     /// # Safety
     /// Must be called on the JS thread that owns `env`.
     pub unsafe fn before_io_wait(
         env: napi::sys::napi_env,
-        callback: Callback,
+        mut callback: Box<dyn FnMut(c_int)>,
     ) -> Result<UvHook, String> {
+        let api = api()?;
+        // SAFETY: caller contract (JS thread of `env`).
+        let uv_loop = unsafe { uv_loop_of(env) }?;
+        let callback: Callback = Box::new(move || {
+            // SAFETY: this thread's loop outlives its handles; uv_backend_timeout only reads it.
+            let timeout = unsafe { (api.backend_timeout)(uv_loop) };
+            callback(timeout)
+        });
         // SAFETY: caller contract (JS thread of `env`); init and start are uv_prepare's.
         let mut hook = unsafe {
             Self::start(

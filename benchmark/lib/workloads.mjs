@@ -23,6 +23,7 @@ export const WORKLOADS = {
         for (const impl of zs) {
           out.push({ impl, variant: 'cork', tag: size, params });
           out.push({ impl, variant: 'nocork', tag: size, params });
+          if (size === 64) out.push({ impl, variant: 'busypoll', tag: size, params });
         }
         out.push({ impl: 'net', variant: 'write', tag: size, params });
         out.push({ impl: 'net', variant: 'cork', tag: size, params });
@@ -73,6 +74,17 @@ export const WORKLOADS = {
         zs: 'nocork',
         metric: 'msgsPerSec',
       },
+      ...(size === 64
+        ? [
+            {
+              tag: size,
+              label: `64 B msgs: auto-cork + busyPollUs: ${BUSY_POLL_US} (opt-in) vs write()/msg`,
+              net: 'write',
+              zs: 'busypoll',
+              metric: 'msgsPerSec',
+            },
+          ]
+        : []),
     ]),
   },
 

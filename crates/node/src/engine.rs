@@ -373,17 +373,13 @@ impl NativeEngine {
                 js.env,
                 Box::new(move |timeout_ms| {
                     let mut st = state.borrow_mut();
-                    if !std::mem::take(&mut st.hot) || st.busy_poll.is_zero() || timeout_ms == 0 {
-                        // Nothing happened, busy polling is off, or libuv will not block anyway
-                        // (e.g. setImmediate callbacks are waiting): no spin.
+                    // Only after engine work since the last spin.
+                    if !std::mem::take(&mut st.hot) {
                         return;
                     }
-                    let mut budget = st.busy_poll;
-                    if timeout_ms > 0 {
-                        // A timer is due sooner than the budget: spin only until then.
-                        budget = budget.min(std::time::Duration::from_millis(timeout_ms as u64));
+                    if let Some(budget) = Engine::busy_poll_budget(st.busy_poll, timeout_ms) {
+                        st.engine.busy_wait(budget);
                     }
-                    st.engine.busy_wait(budget);
                 }),
             )
         }

@@ -280,6 +280,20 @@ impl Engine {
         }
     }
 
+    /// How long a busy poll right before the event loop blocks may spin: `None` when the loop
+    /// will not block (`loop_timeout_ms` 0, libuv's `uv_backend_timeout`: immediates waiting)
+    /// or busy polling is off, else `max` cut to the next timer (`loop_timeout_ms` > 0; -1 means
+    /// no timer).
+    pub fn busy_poll_budget(max: Duration, loop_timeout_ms: i32) -> Option<Duration> {
+        if max.is_zero() || loop_timeout_ms == 0 {
+            return None;
+        }
+        Some(match u64::try_from(loop_timeout_ms) {
+            Ok(ms) => max.min(Duration::from_millis(ms)),
+            Err(_) => max,
+        })
+    }
+
     /// Counters since start.
     pub fn stats(&self) -> EngineStats {
         let mut s = dispatch!(self, e => e.stats());

@@ -719,3 +719,22 @@ fn direct_send_is_announced_by_submit_or_collected() {
         drop(pool);
     }
 }
+
+#[test]
+fn busy_poll_budget_respects_the_loop() {
+    let max = Duration::from_micros(50);
+    assert_eq!(Engine::busy_poll_budget(max, -1), Some(max), "no timer");
+    assert_eq!(
+        Engine::busy_poll_budget(max, 0),
+        None,
+        "the loop will not block"
+    );
+    assert_eq!(Engine::busy_poll_budget(Duration::ZERO, -1), None, "off");
+    assert_eq!(Engine::busy_poll_budget(max, 5), Some(max));
+    let long = Duration::from_millis(10);
+    assert_eq!(
+        Engine::busy_poll_budget(long, 3),
+        Some(Duration::from_millis(3)),
+        "next timer"
+    );
+}

@@ -101,10 +101,12 @@ export declare class NativeEngine {
   start(callback: (arg: number) => void): void
   /**
    * Busy polling: with `us > 0`, right before libuv would block waiting for I/O — in loop
-   * iterations that followed engine work, and never while immediates are pending — the JS
-   * thread spins up to `us` microseconds (or until the next timer) until the engine has
-   * something (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply,
-   * for CPU time and up to `us` of delay to other handles). 0 turns it off.
+   * iterations that followed engine work, never while immediates are pending — the JS thread
+   * spins until the engine has something, up to an adaptive budget of at most `us` µs (or
+   * the next timer), and stops at once when another handle of the loop is ready
+   * (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply, for CPU
+   * time). The budget grows while the loop's waits for the engine are short and shrinks to
+   * nothing when they are long (`BusyPoll`). 0 turns it off.
    */
   setBusyPoll(us: number): void
   /** Whether the engine keeps the process alive (true while sockets are open). */
@@ -375,9 +377,16 @@ export interface Stats {
   poolAcquired: number
   poolReleased: number
   failedRecords: number
-  /** Busy-poll spins (`setBusyPoll`), and those that saw work arrive in their budget. */
+  /**
+   * Busy-poll spins (`setBusyPoll`), those that saw work arrive in their budget, those cut
+   * short because another handle of the loop was ready, the time spent spinning (µs) and
+   * the adaptive budget now (µs).
+   */
   busyPolls: number
   busyPollHits: number
+  busyPollYields: number
+  busyPollUs: number
+  busyPollBudgetUs: number
   zerocopySends: number
   zerocopyBytes: number
   zerocopyCopiedBytes: number

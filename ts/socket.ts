@@ -25,6 +25,7 @@ import {
   type ZeroCopyStats,
 } from './zerocopy';
 import { SocketDuplex, type DuplexOptions } from './duplex';
+import { defaultBusyPollUs } from './validate';
 
 /** Auto-cork settings (DESIGN.md §2). */
 export interface CorkOptions {
@@ -57,13 +58,13 @@ export interface SocketOptions {
    */
   zerocopyReceive?: boolean;
   /**
-   * Busy polling (0..10000 µs, default 0 = off): while this socket is open, the JS thread spins
-   * up to this long before the event loop would sleep waiting for I/O — only in loop iterations
-   * that followed zerosock work, never while immediates wait, not past the next timer — so a
-   * reply is picked up without a sleep and a wake-up
-   * (SO_BUSY_POLL's trade). Lower request/response latency for CPU time; other handles of the
-   * loop may wait up to this long. The engine (one per thread and backend) uses the largest
-   * value of its open sockets.
+   * Busy polling: the most µs (0..10000; default 50, or `ZEROSOCK_BUSY_POLL_US`; 0 = off) the
+   * JS thread may spin before the event loop sleeps waiting for I/O, so a reply is picked up
+   * without a sleep and a wake-up (SO_BUSY_POLL's trade). Adaptive: the budget grows while the
+   * waits for zerosock are short (request/response) and drops to 0 when they are long (sparse
+   * traffic); it spins only after zerosock work, never while immediates wait, not past the next
+   * timer, and stops as soon as any other handle of the loop is ready. The engine (one per
+   * thread and backend) uses the largest value of its open sockets.
    */
   busyPollUs?: number;
 }
@@ -176,7 +177,7 @@ export class Socket extends EventEmitter implements EventSink {
     this.highWaterMark = options.highWaterMark ?? 1024 * 1024;
     this.allowHalfOpen = options.allowHalfOpen ?? false;
     this.zcThreshold = options.zerocopyThreshold;
-    this.busyPollUs = options.busyPollUs ?? 0;
+    this.busyPollUs = options.busyPollUs ?? defaultBusyPollUs();
     engine.holdBusyPoll(this.busyPollUs);
     if (options.zerocopyReceive === true) {
       this.zeroCopy().receive = true;

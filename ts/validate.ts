@@ -73,6 +73,32 @@ export function validateBoolean(value: unknown, name: string): boolean | undefin
   );
 }
 
+/** The busy-poll maximum sockets get when `busyPollUs` is not given (µs). */
+export const BUSY_POLL_DEFAULT_US = 50;
+let busyPollDefault: number | undefined;
+
+/**
+ * The default `busyPollUs`: `ZEROSOCK_BUSY_POLL_US` (an integer 0..10000; 0 turns busy polling
+ * off for the process) or {@link BUSY_POLL_DEFAULT_US}. A bad value is reported once as a
+ * warning (code `ZEROSOCK_BAD_ENV`) and the built-in default used.
+ */
+export function defaultBusyPollUs(): number {
+  if (busyPollDefault !== undefined) return busyPollDefault;
+  const raw = process.env.ZEROSOCK_BUSY_POLL_US;
+  busyPollDefault = BUSY_POLL_DEFAULT_US;
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (/^\d+$/.test(raw.trim()) && n <= 10_000) busyPollDefault = n;
+    else
+      process.emitWarning(
+        `ZEROSOCK_BUSY_POLL_US must be an integer 0..10000 (got ${JSON.stringify(raw)}); ` +
+          `using ${BUSY_POLL_DEFAULT_US}`,
+        { type: 'ZerosockWarning', code: 'ZEROSOCK_BAD_ENV' },
+      );
+  }
+  return busyPollDefault;
+}
+
 /** The largest byte count an option may name (2 GiB - 1). */
 const MAX_BYTES = 2 ** 31 - 1;
 

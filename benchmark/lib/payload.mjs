@@ -1,5 +1,13 @@
 // What the benchmark workers send and how the receiving side checks it.
 //
+// Streams repeat one pseudo-random chunk. By default the receiver checks one byte every 4 099
+// bytes of the stream (a prime stride, so over a stream every position of the chunk is
+// sampled) against the byte the chunk has at that stream offset, and counts the bytes: a lost,
+// duplicated or reordered range shifts every later offset and fails ~255 of 256 samples. That
+// costs the receiver ~nothing, so the stream rows measure the transport; a receiver that reads
+// every byte (CRC-32, the `crc` rows) turns the stream receiver-bound, which changes the
+// sender's costs too (partial writes, more sleeps) — both are reported.
+//
 // Messages have a fixed size: bytes 0..3 hold the sequence number (u32 LE), the rest is a fixed
 // pattern. The receiver walks message boundaries, checks every sequence number and keeps a CRC-32
 // of the whole byte stream; the sender recomputes the CRC of what it sent after the timed window,
@@ -44,6 +52,34 @@ export function messagesCrc(template, count) {
     crc = crc32(block.subarray(0, n * size), crc);
   }
   return crc;
+}
+
+/** Seed of the chunk streams repeat. */
+export const STREAM_SEED = 7;
+
+/** Checks a stream of `chunk` repeated: one byte every `stride` bytes, and the byte count. */
+export class SampledChecker {
+  constructor(chunk, stride = 4099) {
+    this.chunk = chunk;
+    this.stride = stride;
+    this.bytes = 0;
+    this.next = 0; // stream offset of the next sampled byte
+    this.samples = 0;
+    this.mismatches = 0;
+  }
+
+  /** Feeds one received chunk (read synchronously; borrowed views are fine). */
+  push(view) {
+    const end = this.bytes + view.byteLength;
+    const { chunk, stride } = this;
+    const size = chunk.length;
+    while (this.next < end) {
+      if (view[this.next - this.bytes] !== chunk[this.next % size]) this.mismatches++;
+      this.samples++;
+      this.next += stride;
+    }
+    this.bytes = end;
+  }
 }
 
 /** CRC-32 of `chunk` repeated `count` times. */

@@ -1,8 +1,8 @@
 // The two implementations behind one small surface, for the benchmark workers.
 //
 // impl: 'net' | 'zerosock-io_uring' | 'zerosock-epoll'
-// variant (zerosock): 'cork' (default auto-cork) | 'nocork' (cork: false) |
-//                    'busypoll' (auto-cork plus busyPollUs: BUSY_POLL_US, opt-in)
+// variant (zerosock): 'cork' (defaults: auto-cork, adaptive busy polling up to 50 µs) |
+//                    'nocork' (cork: false) | 'nobusy' (busyPollUs: 0: the loop always sleeps)
 // variant (net):      'write' (write() per message, noDelay) | 'cork' (cork() … uncork() per tick)
 //
 // Every socket is wrapped as { sock, send(bytes) -> boolean, drain() -> Promise, end(), stats() }
@@ -14,14 +14,11 @@ import { connect as zsConnect, createServer as zsCreateServer } from 'zerosock';
 export const isZerosock = (impl) => impl.startsWith('zerosock-');
 export const backendOf = (impl) => impl.slice('zerosock-'.length);
 
-/** The busy-poll budget of the 'busypoll' variant (µs). */
-export const BUSY_POLL_US = 50;
-
 function zerosockOptions(impl, variant) {
   return {
     backend: backendOf(impl),
     ...(variant === 'nocork' ? { cork: false } : {}),
-    ...(variant === 'busypoll' ? { busyPollUs: BUSY_POLL_US } : {}),
+    ...(variant === 'nobusy' ? { busyPollUs: 0 } : {}),
   };
 }
 

@@ -19,6 +19,8 @@ import {
   MessageChecker,
   pattern,
   repeatedCrc,
+  SampledChecker,
+  STREAM_SEED,
 } from './payload.mjs';
 import { crc32 } from 'node:zlib';
 
@@ -85,13 +87,20 @@ function serveOneWay(p) {
   let cpu0 = null;
   const start = (w) => {
     const checker = p.workload === 'msgs' ? new MessageChecker(p.params.size) : null;
+    const sampled =
+      checker === null && p.params.verify !== 'crc'
+        ? new SampledChecker(pattern(p.params.size, STREAM_SEED))
+        : null;
     const win = new Window(p.params.warmupMs);
-    state = { checker, win, bytes: 0, crc: 0, dataEvents: 0 };
+    state = { checker, sampled, win, bytes: 0, crc: 0, dataEvents: 0 };
     w.sock.on('data', (v) => {
       state.dataEvents++;
       if (checker !== null) {
         checker.push(v);
         win.tick(checker.messages);
+      } else if (sampled !== null) {
+        sampled.push(v);
+        win.tick(sampled.bytes);
       } else {
         state.bytes += v.byteLength;
         state.crc = crc32(v, state.crc);
@@ -117,6 +126,9 @@ function serveOneWay(p) {
         clean: s.checker.clean,
         window: s.win.result(s.checker.messages),
       });
+    } else if (s.sampled !== null) {
+      const { bytes, samples, mismatches } = s.sampled;
+      Object.assign(out, { bytes, samples, mismatches, window: s.win.result(bytes) });
     } else {
       Object.assign(out, { bytes: s.bytes, crc: s.crc, window: s.win.result(s.bytes) });
     }
@@ -153,7 +165,7 @@ function runOneWay(p, w) {
         } else await nextTurn();
       }
     } else {
-      const chunk = pattern(params.size, 7);
+      const chunk = pattern(params.size, STREAM_SEED);
       const max = Math.floor(params.maxBytes / params.size);
       while (sent < max && performance.now() < deadline) {
         sent++;
@@ -176,7 +188,9 @@ function runOneWay(p, w) {
         : {
             writes: sent,
             bytes: sent * params.size,
-            crc: repeatedCrc(pattern(params.size, 7), sent),
+            ...(params.verify === 'crc'
+              ? { crc: repeatedCrc(pattern(params.size, STREAM_SEED), sent) }
+              : {}),
           };
     return { ...expected, cpuSeconds: cpu, drains, socket: stats, engine: engine() };
   };

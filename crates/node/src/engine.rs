@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use zerosock_pool::{BufHandle, LentHandles, LocalPool, Pool, PoolConfig, RegionInfo};
-use zerosock_uring::{BackendChoice, Engine, EngineConfig, Event};
+use zerosock_uring::{BackendChoice, BusyPoll, Engine, EngineConfig, Event};
 
 /// Event records per JS callback.
 const EVENT_RECORDS: usize = 1024;
@@ -61,10 +61,8 @@ struct State {
     /// Pool buffers JS holds (received in a DATA record, or taken for corking): the only
     /// handles SEND, RELEASE and DROP records may name, each once.
     lent: LentHandles,
-    /// Busy-poll budget per loop iteration (0: off), and whether the engine had work since the
-    /// last spin (only then is the next one worth it).
-    busy_poll: std::time::Duration,
-    hot: bool,
+    /// Busy polling's adaptive budget (off with a zero maximum).
+    busy: BusyPoll,
 }
 
 impl State {
@@ -177,7 +175,9 @@ fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {
                 st.queue_scratch();
             }
             let n = st.write_events();
-            st.hot |= n > 0;
+            if n > 0 {
+                st.busy.engine_work();
+            }
             n
         };
         if n == 0 {
@@ -258,8 +258,7 @@ impl NativeEngine {
                 pins: Default::default(),
                 lends: Default::default(),
                 lent: LentHandles::new(),
-                busy_poll: std::time::Duration::ZERO,
-                hot: false,
+                busy: BusyPoll::new(std::time::Duration::ZERO),
             })),
             watcher: None,
             busy_hook: None,
@@ -340,22 +339,38 @@ impl NativeEngine {
         let target = Rc::clone(&js);
         // SAFETY: on the JS thread; the engine's notify fd stays open until the watcher is
         // dropped (in `close`, before the engine).
-        let watcher =
-            unsafe { UvHook::watch_fd(raw_env, fd, Box::new(move || dispatch(&state, &target))) }
-                .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
+        let watcher = unsafe {
+            UvHook::watch_fd(
+                raw_env,
+                fd,
+                Box::new(move || {
+                    {
+                        let mut st = state.borrow_mut();
+                        if !st.busy.max().is_zero() {
+                            st.busy.engine_woke(std::time::Instant::now());
+                        }
+                    }
+                    dispatch(&state, &target)
+                }),
+            )
+        }
+        .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
         self.watcher = Some(watcher);
         self.js = Some(js);
         Ok(())
     }
 
     /// Busy polling: with `us > 0`, right before libuv would block waiting for I/O — in loop
-    /// iterations that followed engine work, and never while immediates are pending — the JS
-    /// thread spins up to `us` microseconds (or until the next timer) until the engine has
-    /// something (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply,
-    /// for CPU time and up to `us` of delay to other handles). 0 turns it off.
+    /// iterations that followed engine work, never while immediates are pending — the JS thread
+    /// spins until the engine has something, up to an adaptive budget of at most `us` µs (or
+    /// the next timer), and stops at once when another handle of the loop is ready
+    /// (SO_BUSY_POLL's trade: no sleep-and-wake-up between a request and its reply, for CPU
+    /// time). The budget grows while the loop's waits for the engine are short and shrinks to
+    /// nothing when they are long (`BusyPoll`). 0 turns it off.
     #[napi]
     pub fn set_busy_poll(&mut self, us: u32) -> Result<()> {
-        self.state.borrow_mut().busy_poll = std::time::Duration::from_micros(u64::from(us));
+        let max = std::time::Duration::from_micros(u64::from(us));
+        self.state.borrow_mut().busy.set_max(max);
         if us == 0 {
             self.busy_hook = None;
             return Ok(());
@@ -371,14 +386,13 @@ impl NativeEngine {
         let hook = unsafe {
             UvHook::before_io_wait(
                 js.env,
-                Box::new(move |timeout_ms| {
-                    let mut st = state.borrow_mut();
-                    // Only after engine work since the last spin.
-                    if !std::mem::take(&mut st.hot) {
-                        return;
-                    }
-                    if let Some(budget) = Engine::busy_poll_budget(st.busy_poll, timeout_ms) {
-                        st.engine.busy_wait(budget);
+                Box::new(move |timeout_ms, loop_fd| {
+                    let mut guard = state.borrow_mut();
+                    let st = &mut *guard;
+                    let now = std::time::Instant::now();
+                    if let Some(budget) = st.busy.before_wait(timeout_ms, now) {
+                        let end = st.engine.busy_wait(budget, Some(loop_fd));
+                        st.busy.spun(end, now);
                     }
                 }),
             )
@@ -470,7 +484,9 @@ impl NativeEngine {
         let mut guard = self.state.borrow_mut();
         let st = &mut *guard;
         let count = (count as usize).min(SUBMIT_RECORDS);
-        st.hot |= count > 0;
+        if count > 0 {
+            st.busy.engine_work();
+        }
         for i in 0..count {
             let at = REPLY_INTS + i * RECORD_INTS;
             let r: [i32; 6] = std::array::from_fn(|k| st.submits.read(at + k));
@@ -535,7 +551,9 @@ impl NativeEngine {
     #[napi]
     pub fn stats(&self) -> serde_like::Stats {
         let st = self.state.borrow();
-        serde_like::Stats::new(&st.engine.stats(), &st.pool.stats(), st.failed_records)
+        let mut s = serde_like::Stats::new(&st.engine.stats(), &st.pool.stats(), st.failed_records);
+        s.busy_poll_budget_us = st.busy.budget().as_secs_f64() * 1e6;
+        s
     }
 
     /// Stops watching the event loop. The engine can't deliver events after this.
@@ -638,9 +656,14 @@ mod serde_like {
         pub pool_acquired: f64,
         pub pool_released: f64,
         pub failed_records: f64,
-        /// Busy-poll spins (`setBusyPoll`), and those that saw work arrive in their budget.
+        /// Busy-poll spins (`setBusyPoll`), those that saw work arrive in their budget, those cut
+        /// short because another handle of the loop was ready, the time spent spinning (µs) and
+        /// the adaptive budget now (µs).
         pub busy_polls: f64,
         pub busy_poll_hits: f64,
+        pub busy_poll_yields: f64,
+        pub busy_poll_us: f64,
+        pub busy_poll_budget_us: f64,
         pub zerocopy_sends: f64,
         pub zerocopy_bytes: f64,
         pub zerocopy_copied_bytes: f64,
@@ -688,6 +711,9 @@ mod serde_like {
                 failed_records: failed_records as f64,
                 busy_polls: e.busy_polls as f64,
                 busy_poll_hits: e.busy_poll_hits as f64,
+                busy_poll_yields: e.busy_poll_yields as f64,
+                busy_poll_us: e.busy_poll_us as f64,
+                busy_poll_budget_us: 0.0,
                 zerocopy_sends: e.zerocopy_sends as f64,
                 zerocopy_bytes: e.zerocopy_bytes as f64,
                 zerocopy_copied_bytes: e.zerocopy_copied_bytes as f64,

@@ -40,6 +40,7 @@ struct UvApi {
     prepare_start: PrepareStartFn,
     prepare_stop: HandleIntFn,
     backend_timeout: LoopIntFn,
+    backend_fd: LoopIntFn,
     close: CloseFn,
     ref_: HandleFn,
     unref: HandleFn,
@@ -83,6 +84,9 @@ fn api() -> Result<&'static UvApi, String> {
                 )?),
                 backend_timeout: std::mem::transmute::<*mut c_void, LoopIntFn>(symbol(
                     c"uv_backend_timeout",
+                )?),
+                backend_fd: std::mem::transmute::<*mut c_void, LoopIntFn>(symbol(
+                    c"uv_backend_fd",
                 )?),
                 close: std::mem::transmute::<*mut c_void, CloseFn>(symbol(c"uv_close")?),
                 ref_: std::mem::transmute::<*mut c_void, HandleFn>(symbol(c"uv_ref")?),
@@ -192,13 +196,14 @@ impl UvHook {
     /// Runs `callback` on every loop iteration right before libuv waits for I/O (a
     /// `uv_prepare_t`), with how long libuv is about to block (`uv_backend_timeout`: 0 when it
     /// will not block — pending immediates, idle handles —, -1 for no limit, else ms until the
-    /// next timer). Created unreferenced: it never keeps the process alive.
+    /// next timer) and the fd it will wait on (`uv_backend_fd`, its epoll fd: readable when any
+    /// handle of the loop has I/O ready). Created unreferenced: it never keeps the process alive.
     ///
     /// # Safety
     /// Must be called on the JS thread that owns `env`.
     pub unsafe fn before_io_wait(
         env: napi::sys::napi_env,
-        mut callback: Box<dyn FnMut(c_int)>,
+        mut callback: Box<dyn FnMut(c_int, RawFd)>,
     ) -> Result<UvHook, String> {
         let api = api()?;
         // SAFETY: caller contract (JS thread of `env`).
@@ -206,7 +211,9 @@ impl UvHook {
         let callback: Callback = Box::new(move || {
             // SAFETY: this thread's loop outlives its handles; uv_backend_timeout only reads it.
             let timeout = unsafe { (api.backend_timeout)(uv_loop) };
-            callback(timeout)
+            // SAFETY: as above; uv_backend_fd only reads the loop.
+            let fd = unsafe { (api.backend_fd)(uv_loop) };
+            callback(timeout, fd)
         });
         // SAFETY: caller contract (JS thread of `env`); init and start are uv_prepare's.
         let mut hook = unsafe {

@@ -1,6 +1,7 @@
 //! [`Engine`]: the public face over the two backends.
 
 use crate::backend_choice::BackendKind;
+use crate::busy_poll::SpinEnd;
 use crate::config::EngineConfig;
 use crate::epoll::EpollEngine;
 use crate::error::{EngineError, SysError};
@@ -26,6 +27,8 @@ pub struct Engine {
     imp: Imp,
     busy_polls: u64,
     busy_poll_hits: u64,
+    busy_poll_ns: u64,
+    busy_poll_yields: u64,
 }
 
 macro_rules! dispatch {
@@ -58,6 +61,8 @@ impl Engine {
             imp,
             busy_polls: 0,
             busy_poll_hits: 0,
+            busy_poll_ns: 0,
+            busy_poll_yields: 0,
         })
     }
 
@@ -263,35 +268,35 @@ impl Engine {
     /// Spins — without sleeping — up to `budget` until [`poll`](Engine::poll) would find
     /// something, so an event loop about to wait on the notify fd finds it readable instead of
     /// going to sleep and being woken (SO_BUSY_POLL's trade: a shorter wake-up for CPU time).
-    /// io_uring checks ring memory (no system call per turn); epoll polls its fd. Returns
-    /// whether work showed up in time.
-    pub fn busy_wait(&mut self, budget: Duration) -> bool {
+    /// io_uring checks ring memory (no system call per turn); epoll polls its fd. `also` is
+    /// the event loop's own fd (libuv's backend fd), polled every few µs: when anything else the
+    /// loop watches is ready, the spin ends at once ([`SpinEnd::Other`]), so other handles wait
+    /// at most that long. [`BusyPoll`](crate::BusyPoll) decides the budget.
+    pub fn busy_wait(&mut self, budget: Duration, also: Option<RawFd>) -> SpinEnd {
+        const OTHER_EVERY: Duration = Duration::from_micros(2);
         self.busy_polls += 1;
         let start = std::time::Instant::now();
-        loop {
+        let mut next_other = start + OTHER_EVERY;
+        let end = loop {
             if dispatch!(mut self, e => e.work_visible()) {
                 self.busy_poll_hits += 1;
-                return true;
+                break SpinEnd::Work;
             }
-            if start.elapsed() >= budget {
-                return false;
+            let now = std::time::Instant::now();
+            if now >= next_other {
+                if also.is_some_and(crate::sys::readable_now) {
+                    self.busy_poll_yields += 1;
+                    break SpinEnd::Other;
+                }
+                next_other = now + OTHER_EVERY;
+            }
+            if now.duration_since(start) >= budget {
+                break SpinEnd::Budget;
             }
             std::hint::spin_loop();
-        }
-    }
-
-    /// How long a busy poll right before the event loop blocks may spin: `None` when the loop
-    /// will not block (`loop_timeout_ms` 0, libuv's `uv_backend_timeout`: immediates waiting)
-    /// or busy polling is off, else `max` cut to the next timer (`loop_timeout_ms` > 0; -1 means
-    /// no timer).
-    pub fn busy_poll_budget(max: Duration, loop_timeout_ms: i32) -> Option<Duration> {
-        if max.is_zero() || loop_timeout_ms == 0 {
-            return None;
-        }
-        Some(match u64::try_from(loop_timeout_ms) {
-            Ok(ms) => max.min(Duration::from_millis(ms)),
-            Err(_) => max,
-        })
+        };
+        self.busy_poll_ns += start.elapsed().as_nanos() as u64;
+        end
     }
 
     /// Counters since start.
@@ -299,6 +304,8 @@ impl Engine {
         let mut s = dispatch!(self, e => e.stats());
         s.busy_polls = self.busy_polls;
         s.busy_poll_hits = self.busy_poll_hits;
+        s.busy_poll_us = self.busy_poll_ns / 1000;
+        s.busy_poll_yields = self.busy_poll_yields;
         s
     }
 }

@@ -149,6 +149,10 @@ pub struct EngineStats {
     /// before their budget ran out.
     pub busy_polls: u64,
     pub busy_poll_hits: u64,
+    /// Time spent spinning in `busy_wait`, µs.
+    pub busy_poll_us: u64,
+    /// Spins cut short because something else the event loop watches was ready.
+    pub busy_poll_yields: u64,
     /// `send_zerocopy` calls accepted.
     pub zerocopy_sends: u64,
     /// Bytes of accepted zerocopy sends.

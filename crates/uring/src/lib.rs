@@ -15,6 +15,7 @@
 
 pub mod backend_choice;
 mod buffers;
+mod busy_poll;
 mod common;
 mod config;
 mod engine;
@@ -31,6 +32,7 @@ mod zerocopy;
 
 pub use backend_choice::{BackendChoice, BackendKind};
 pub use buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
+pub use busy_poll::{BusyPoll, SpinEnd};
 pub use config::EngineConfig;
 pub use engine::Engine;
 pub use error::{errno_name, EngineError, SysError};

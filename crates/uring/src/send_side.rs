@@ -14,6 +14,10 @@ use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use zerosock_pool::BufHandle;
 
+/// A send of at least this many times `direct_send_min` is written directly even when the
+/// socket already had a direct write since the last submit.
+pub(crate) const DIRECT_ALWAYS_FACTOR: usize = 4;
+
 /// What the shared send side needs of a backend's socket.
 pub(crate) trait StreamSock {
     fn fd(&self) -> RawFd;
@@ -170,6 +174,13 @@ impl<S: StreamSock> SendSide<'_, S> {
     /// `direct_min` bytes (0: never), one `send(2)` right now takes what the kernel accepts
     /// and a `Sent` event in `pending` reports it (see `wake_owed`); the rest is copied into
     /// pool buffers and queued.
+    ///
+    /// One direct write per socket per submit, unless `data` is at least
+    /// [`DIRECT_ALWAYS_FACTOR`] × `direct_min`: further sends until the next submit are copied
+    /// and go out together in one gathered write. The kernel's cost of a TCP write grows little
+    /// with its size (loopback, measured: 16 × 64 KiB in one `sendmsg` cost the sender 0.17
+    /// CPU-s/GB, one `send` each 0.56–0.68, and the receiver 0.11 vs 0.17–0.20), much more
+    /// than the copy saves.
     pub fn send_copy(
         &mut self,
         id: SocketId,
@@ -182,6 +193,7 @@ impl<S: StreamSock> SendSide<'_, S> {
             && s.state() == State::Open
             && s.idle_writer()
             && s.sendq_mut().is_empty()
+            && (!*s.dirty_mut() || data.len() >= direct_min * DIRECT_ALWAYS_FACTOR)
         {
             let n = direct_send(s.fd(), data);
             self.stats.write_calls += 1;
@@ -192,6 +204,11 @@ impl<S: StreamSock> SendSide<'_, S> {
                     bytes: n as u64,
                 });
                 *self.wake_owed = true;
+                // Sends that follow before the next submit are gathered (see above).
+                if !*s.dirty_mut() {
+                    *s.dirty_mut() = true;
+                    self.dirty.push(id);
+                }
                 data = &data[n..];
                 if data.is_empty() {
                     return Ok(());

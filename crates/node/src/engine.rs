@@ -344,12 +344,10 @@ impl NativeEngine {
                 raw_env,
                 fd,
                 Box::new(move || {
-                    {
-                        let mut st = state.borrow_mut();
-                        if !st.busy.max().is_zero() {
-                            st.busy.engine_woke(std::time::Instant::now());
-                        }
-                    }
+                    state
+                        .borrow_mut()
+                        .busy
+                        .engine_woke(std::time::Instant::now());
                     dispatch(&state, &target)
                 }),
             )

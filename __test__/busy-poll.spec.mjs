@@ -182,8 +182,8 @@ for (const backend of backends) {
     );
     t.true(yields >= 10, `spins cut short by the node:net socket: ${yields}`);
     // Holding the loop, the spins took ~95% of the time here (and node:net 3-4x fewer round
-    // trips); yielding, ~5%.
-    t.true(spunMs < ms * 0.3, `spun ${spunMs.toFixed(1)} of ${ms.toFixed(0)} ms`);
+    // trips); yielding, 5-10% (up to ~30% with both CPUs busy elsewhere).
+    t.true(spunMs < ms * 0.5, `spun ${spunMs.toFixed(1)} of ${ms.toFixed(0)} ms`);
   });
 
   test.serial(`${backend}: no spin while the loop has immediates waiting`, async (t) => {

@@ -385,7 +385,7 @@ export interface Stats {
   busyPolls: number
   busyPollHits: number
   busyPollYields: number
-  busyPollUs: number
+  busyPollSpunUs: number
   busyPollBudgetUs: number
   zerocopySends: number
   zerocopyBytes: number

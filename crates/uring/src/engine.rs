@@ -304,7 +304,7 @@ impl Engine {
         let mut s = dispatch!(self, e => e.stats());
         s.busy_polls = self.busy_polls;
         s.busy_poll_hits = self.busy_poll_hits;
-        s.busy_poll_us = self.busy_poll_ns / 1000;
+        s.busy_poll_spun_us = self.busy_poll_ns / 1000;
         s.busy_poll_yields = self.busy_poll_yields;
         s
     }

@@ -150,7 +150,7 @@ pub struct EngineStats {
     pub busy_polls: u64,
     pub busy_poll_hits: u64,
     /// Time spent spinning in `busy_wait`, µs.
-    pub busy_poll_us: u64,
+    pub busy_poll_spun_us: u64,
     /// Spins cut short because something else the event loop watches was ready.
     pub busy_poll_yields: u64,
     /// `send_zerocopy` calls accepted.

@@ -100,6 +100,34 @@ for (const backend of backends) {
     });
   }
 
+  test.serial(`${backend}: large sends of one turn leave in one gathered write`, async (t) => {
+    // The first large send of a turn is written at once; the next ones wait for the turn's
+    // flush and go out together (one sendmsg of many buffers costs the kernel far less than
+    // one write each). Order and bytes are unchanged.
+    const { server, client, serverSock } = await pair(backend, undefined);
+    const got = createHash('sha256');
+    let bytes = 0;
+    serverSock.on('data', (v) => {
+      got.update(v);
+      bytes += v.byteLength;
+    });
+    const chunks = Array.from({ length: 16 }, (_, i) => pattern(64 * 1024, i + 1));
+    const want = createHash('sha256');
+    for (const c of chunks) want.update(c);
+    const s0 = client.engine.native.stats();
+    for (const c of chunks) client.send(c);
+    const direct = client.engine.native.stats().writeCalls - s0.writeCalls;
+    await until(() => bytes === 16 * 64 * 1024, 10_000);
+    const writes = client.engine.native.stats().sendOps - s0.sendOps;
+    t.log(`direct writes ${direct}, gathered writes ${writes} for 16 x 64 KiB`);
+    t.is(direct, 1, 'only the first large send of the turn is written at once');
+    t.true(writes >= 1 && writes <= 8, `gathered writes: ${writes}`);
+    t.is(got.digest('hex'), want.digest('hex'));
+    client.destroy();
+    server.closeAllConnections();
+    await server.close();
+  });
+
   test(`${backend}: corking coalesces many small sends into few flushes`, async (t) => {
     const { server, client, serverSock } = await pair(backend, undefined);
     let got = 0;

@@ -362,6 +362,8 @@ export interface Stats {
   epollWaits: number
   readCalls: number
   writeCalls: number
+  /** Writes (send completions / writev calls) that sent queued bytes. */
+  sendOps: number
   otherSyscalls: number
   sqes: number
   cqes: number

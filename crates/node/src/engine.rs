@@ -639,6 +639,8 @@ mod serde_like {
         pub epoll_waits: f64,
         pub read_calls: f64,
         pub write_calls: f64,
+        /// Writes (send completions / writev calls) that sent queued bytes.
+        pub send_ops: f64,
         pub other_syscalls: f64,
         pub sqes: f64,
         pub cqes: f64,
@@ -692,6 +694,7 @@ mod serde_like {
                 epoll_waits: e.epoll_waits as f64,
                 read_calls: e.read_calls as f64,
                 write_calls: e.write_calls as f64,
+                send_ops: e.send_ops as f64,
                 other_syscalls: e.other_syscalls as f64,
                 sqes: e.sqes as f64,
                 cqes: e.cqes as f64,

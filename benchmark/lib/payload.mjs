@@ -57,9 +57,12 @@ export function messagesCrc(template, count) {
 /** Seed of the chunk streams repeat. */
 export const STREAM_SEED = 7;
 
+/** Bytes between two sampled bytes of a stream (a prime). */
+export const SAMPLE_STRIDE = 4099;
+
 /** Checks a stream of `chunk` repeated: one byte every `stride` bytes, and the byte count. */
 export class SampledChecker {
-  constructor(chunk, stride = 4099) {
+  constructor(chunk, stride = SAMPLE_STRIDE) {
     this.chunk = chunk;
     this.stride = stride;
     this.bytes = 0;

@@ -6,6 +6,8 @@
 // `${workload}:${tag}:${impl}:${variant}`. A row compares one node:net variant with one zerosock
 // variant on every zerosock backend.
 
+import { SAMPLE_STRIDE } from './payload.mjs';
+
 export const keyOf = (m) => `${m.workload}:${m.tag}:${m.impl}:${m.variant}`;
 
 const KB = 1024;
@@ -117,7 +119,7 @@ export const WORKLOADS = {
         if (r.server.crc !== r.client.crc) p.push('CRC-32 differs');
       } else {
         if (r.server.mismatches !== 0) p.push(`${r.server.mismatches} sampled bytes differ`);
-        if (!(r.server.samples >= Math.floor((r.server.bytes - 1) / 4099)))
+        if (!(r.server.samples >= Math.floor((r.server.bytes - 1) / SAMPLE_STRIDE)))
           p.push(`only ${r.server.samples} bytes sampled`);
       }
       return p;
@@ -132,17 +134,20 @@ export const WORKLOADS = {
         bytes: r.server.bytes,
       };
     },
-    rows: STREAMS.flatMap(([tag, size, verify]) => [
+    rows: STREAMS.map(([tag, size, verify]) => [
+      tag,
+      `${sizeLabel(size)} writes${verify === 'crc' ? ', CRC-32 receiver' : ''}`,
+    ]).flatMap(([tag, what]) => [
       {
         tag,
-        label: `${sizeLabel(size)} writes${verify === 'crc' ? ', CRC-32 receiver' : ''}: throughput`,
+        label: `${what}: throughput`,
         net: 'write',
         zs: 'cork',
         metric: 'gbitPerSec',
       },
       {
         tag,
-        label: `${sizeLabel(size)} writes${verify === 'crc' ? ', CRC-32 receiver' : ''}: CPU (both processes)`,
+        label: `${what}: CPU (both processes)`,
         net: 'write',
         zs: 'cork',
         metric: 'cpuSecPerGB',

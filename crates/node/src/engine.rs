@@ -550,7 +550,7 @@ impl NativeEngine {
     pub fn stats(&self) -> serde_like::Stats {
         let st = self.state.borrow();
         let mut s = serde_like::Stats::new(&st.engine.stats(), &st.pool.stats(), st.failed_records);
-        s.busy_poll_budget_us = st.busy.budget().as_secs_f64() * 1e6;
+        s.busy_poll_budget_us = st.busy.budget().as_micros() as f64;
         s
     }
 

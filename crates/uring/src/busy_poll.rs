@@ -62,11 +62,6 @@ impl BusyPoll {
         }
     }
 
-    /// The maximum budget (zero: off).
-    pub fn max(&self) -> Duration {
-        self.max
-    }
-
     /// The budget the next spin gets (before the cut to the next timer).
     pub fn budget(&self) -> Duration {
         self.budget

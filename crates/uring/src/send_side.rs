@@ -204,13 +204,11 @@ impl<S: StreamSock> SendSide<'_, S> {
                     bytes: n as u64,
                 });
                 *self.wake_owed = true;
-                // Sends that follow before the next submit are gathered (see above).
-                if !*s.dirty_mut() {
-                    *s.dirty_mut() = true;
-                    self.dirty.push(id);
-                }
                 data = &data[n..];
                 if data.is_empty() {
+                    // Sends that follow before the next submit are gathered (see above); a
+                    // remainder marks the socket dirty below.
+                    self.mark_dirty(id);
                     return Ok(());
                 }
             }

@@ -9,6 +9,12 @@ import { connect, createServer, stats } from 'zerosock';
 import { backends, once, within } from './helpers.mjs';
 
 /**
+ * Counter `key` of `after` (engine stats) since `before`, a snapshot taken first (undefined
+ * when the engine did not exist yet).
+ */
+const since = (after, before, key) => after[key] - (before?.[key] ?? 0);
+
+/**
  * A node:net echo server in another process (replies come from elsewhere, as in production),
  * replying after `delayMs` (0: at once).
  */
@@ -74,8 +80,8 @@ for (const backend of backends) {
       t.is(bad, 0);
       t.is(during.budget, 1000, 'the largest budget of the open sockets applies');
       const s = engine.native.stats();
-      const polls = s.busyPolls - (before?.busyPolls ?? 0);
-      const hits = s.busyPollHits - (before?.busyPollHits ?? 0);
+      const polls = since(s, before, 'busyPolls');
+      const hits = since(s, before, 'busyPollHits');
       t.true(polls >= 250, `spins: ${polls}`);
       // Under load the peer may miss a spin's budget; one hit shows the spin sees replies.
       t.log(`spins that found work: ${hits} of ${polls}`);
@@ -92,11 +98,9 @@ for (const backend of backends) {
     t.is(bad, 0);
     t.is(during.budget, 50, 'default maximum: 50 µs');
     const s = engine.native.stats();
-    const polls = s.busyPolls - (s0?.busyPolls ?? 0);
-    const hits = s.busyPollHits - (s0?.busyPollHits ?? 0);
-    t.log(
-      `spins: ${polls}, found work: ${hits}, spun ${s.busyPollSpunUs - (s0?.busyPollSpunUs ?? 0)} µs`,
-    );
+    const polls = since(s, s0, 'busyPolls');
+    const hits = since(s, s0, 'busyPollHits');
+    t.log(`spins: ${polls}, found work: ${hits}, spun ${since(s, s0, 'busyPollSpunUs')} µs`);
     // The peer (node:net) sleeps between requests, so its reply takes a wake-up: the waits are
     // short enough to grow the budget, and some spins see the reply arrive.
     t.true(polls > 0 && hits > 0, `spins ${polls}, hits ${hits}`);
@@ -120,7 +124,7 @@ for (const backend of backends) {
     });
     await srv.listen({ port: 0, host: '127.0.0.1' });
     t.teardown(() => srv.close());
-    const s0 = stats()[backend] ?? { busyPolls: 0, busyPollSpunUs: 0 };
+    const s0 = stats()[backend];
     const child = spawn(
       process.execPath,
       [
@@ -135,12 +139,12 @@ for (const backend of backends) {
     const [code] = await within(once(child, 'exit'), 20_000, 'sparse client');
     t.is(code, 0);
     const s = engine.native.stats();
-    const polls = s.busyPolls - s0.busyPolls;
+    const polls = since(s, s0, 'busyPolls');
     t.log(
-      `spins: ${polls}, spun ${s.busyPollSpunUs - s0.busyPollSpunUs} µs, budget ${s.busyPollBudgetUs} µs`,
+      `spins: ${polls}, spun ${since(s, s0, 'busyPollSpunUs')} µs, budget ${s.busyPollBudgetUs} µs`,
     );
     t.true(polls <= 10, `${polls} spins for 100 requests 3 ms apart`);
-    t.true(s.busyPollSpunUs - s0.busyPollSpunUs <= 1000, 'spun at most 1 ms in all');
+    t.true(since(s, s0, 'busyPollSpunUs') <= 1000, 'spun at most 1 ms in all');
   });
 
   test.serial(`${backend}: a spin yields to other handles of the loop`, async (t) => {
@@ -175,8 +179,8 @@ for (const backend of backends) {
     await within(netDone, 5000, 'node:net ping-pong');
     t.is(bad, 0);
     const s = engine.native.stats();
-    const yields = s.busyPollYields - (before?.busyPollYields ?? 0);
-    const spunMs = (s.busyPollSpunUs - (before?.busyPollSpunUs ?? 0)) / 1000;
+    const yields = since(s, before, 'busyPollYields');
+    const spunMs = since(s, before, 'busyPollSpunUs') / 1000;
     const slow = rtts.filter((x) => x > 2).length;
     t.log(
       `zerosock: ${ms.toFixed(0)} ms, spun ${spunMs.toFixed(1)} ms, cut short ${yields} times; ` +

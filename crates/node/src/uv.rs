@@ -59,38 +59,28 @@ fn symbol(name: &CStr) -> Result<*mut c_void, String> {
 fn api() -> Result<&'static UvApi, String> {
     static API: OnceLock<Result<UvApi, String>> = OnceLock::new();
     API.get_or_init(|| {
+        // The libuv function `$name`, cast to the function pointer type `$ty`.
+        macro_rules! sym {
+            ($name:literal as $ty:ty) => {
+                std::mem::transmute::<*mut c_void, $ty>(symbol($name)?)
+            };
+        }
         // SAFETY: each symbol is libuv's public function of exactly the signature it is cast to
         // (uv.h, stable across libuv 1.x).
         unsafe {
             Ok(UvApi {
-                handle_size: std::mem::transmute::<*mut c_void, HandleSizeFn>(symbol(
-                    c"uv_handle_size",
-                )?),
-                poll_init: std::mem::transmute::<*mut c_void, PollInitFn>(symbol(c"uv_poll_init")?),
-                poll_start: std::mem::transmute::<*mut c_void, PollStartFn>(symbol(
-                    c"uv_poll_start",
-                )?),
-                poll_stop: std::mem::transmute::<*mut c_void, HandleIntFn>(symbol(
-                    c"uv_poll_stop",
-                )?),
-                prepare_init: std::mem::transmute::<*mut c_void, PrepareInitFn>(symbol(
-                    c"uv_prepare_init",
-                )?),
-                prepare_start: std::mem::transmute::<*mut c_void, PrepareStartFn>(symbol(
-                    c"uv_prepare_start",
-                )?),
-                prepare_stop: std::mem::transmute::<*mut c_void, HandleIntFn>(symbol(
-                    c"uv_prepare_stop",
-                )?),
-                backend_timeout: std::mem::transmute::<*mut c_void, LoopIntFn>(symbol(
-                    c"uv_backend_timeout",
-                )?),
-                backend_fd: std::mem::transmute::<*mut c_void, LoopIntFn>(symbol(
-                    c"uv_backend_fd",
-                )?),
-                close: std::mem::transmute::<*mut c_void, CloseFn>(symbol(c"uv_close")?),
-                ref_: std::mem::transmute::<*mut c_void, HandleFn>(symbol(c"uv_ref")?),
-                unref: std::mem::transmute::<*mut c_void, HandleFn>(symbol(c"uv_unref")?),
+                handle_size: sym!(c"uv_handle_size" as HandleSizeFn),
+                poll_init: sym!(c"uv_poll_init" as PollInitFn),
+                poll_start: sym!(c"uv_poll_start" as PollStartFn),
+                poll_stop: sym!(c"uv_poll_stop" as HandleIntFn),
+                prepare_init: sym!(c"uv_prepare_init" as PrepareInitFn),
+                prepare_start: sym!(c"uv_prepare_start" as PrepareStartFn),
+                prepare_stop: sym!(c"uv_prepare_stop" as HandleIntFn),
+                backend_timeout: sym!(c"uv_backend_timeout" as LoopIntFn),
+                backend_fd: sym!(c"uv_backend_fd" as LoopIntFn),
+                close: sym!(c"uv_close" as CloseFn),
+                ref_: sym!(c"uv_ref" as HandleFn),
+                unref: sym!(c"uv_unref" as HandleFn),
             })
         }
     })

@@ -145,6 +145,11 @@ export declare class NativeEngine {
    */
   sendCopy(id: number, data: Uint8Array): void
   /**
+   * What the engine holds that only a submit hands to the kernel (all zero right after a
+   * `flush`): for diagnostics of a stranded submit.
+   */
+  submitDebt(): SubmitDebtInfo
+  /**
    * Lends the memory of `data` to the next `SEND_ZC` record (region -1, offset = the returned
    * token). JS must keep `data` referenced (and not detach its buffer) until the send's
    * `ZC_DONE` or the socket's `CLOSED`: the kernel reads it in place.
@@ -380,6 +385,11 @@ export interface Stats {
   poolReleased: number
   failedRecords: number
   /**
+   * Turns that returned to the event loop with work only a submit hands to the kernel
+   * (the engine submitted it then); always 0 unless a path forgot to flush.
+   */
+  strandedSubmits: number
+  /**
    * Busy-poll spins (`setBusyPoll`), those that saw work arrive in their budget, those cut
    * short because another handle of the loop was ready, the time spent spinning (µs) and
    * the adaptive budget now (µs).
@@ -406,6 +416,20 @@ export interface Stats {
   zcRecvFallbacks: number
   /** Zerocopy sends completed per kernel notification. */
   zerocopySendsPerNotification: number
+}
+
+/** What the engine owes a submit (`Engine::debt()`). */
+export interface SubmitDebtInfo {
+  /** Sockets whose queue (or FIN) waits to be written. */
+  dirtySockets: number
+  /** Bytes queued on them. */
+  queuedBytes: number
+  /** SQEs not yet submitted (io_uring). */
+  sqes: number
+  /** Events waiting with no wake-up announcing them. */
+  unannouncedEvents: number
+  /** Sockets with unreported zerocopy completions. */
+  zerocopyDone: number
 }
 
 /** The system call names error records refer to by index. */

@@ -19,6 +19,14 @@ const MAX_INLINE_ROUNDS = 16;
 /** Ints per record (both directions). Keep in sync with crates/node/src/records.rs. */
 export const RECORD_INTS = 8;
 const REPLY_INTS = RECORD_INTS;
+/**
+ * Reply int native sets to 1 while it holds work that only a flush hands to the kernel (a
+ * direct write's remainder, queued SQEs, an unannounced `Sent`): `OWES_SUBMIT_INT` in
+ * crates/node/src/records.rs.
+ */
+const OWES_SUBMIT = 7;
+/** `ZEROSOCK_DEBUG=1`: a stranded submit throws (with where the bytes are) instead of counting. */
+const DEBUG = process.env.ZEROSOCK_DEBUG === '1';
 
 /** Event kinds (native → JS). */
 export const enum Ev {
@@ -53,6 +61,8 @@ export const enum Sub {
 /** What a socket or listener implements to receive its events. */
 export interface EventSink {
   onEvent(kind: Ev, rec: Int32Array, at: number): void;
+  /** Where this sink's unsent bytes are, for a stranded-submit report. */
+  describeWrites?(): string | undefined;
 }
 
 /** A pool buffer lent to JS: where it is and its handle. */
@@ -88,6 +98,8 @@ export class Engine {
   private readonly busyPolls = new Map<number, number>();
   private busyPollUs = 0;
   private pendingErrors: unknown[] = [];
+  /** Checks that found native owing a submit with no flush scheduled (always 0). */
+  private stranded = 0;
   private walking = false;
   /** Inline-collecting flushes since the last dispatch from the event loop. */
   private inlineRounds = 0;
@@ -266,6 +278,52 @@ export class Engine {
       return;
     }
     this.drain(this.flushRecords(this.mayCollect()));
+    this.checkSettled('flush');
+  }
+
+  /** Whether native holds work that only a flush hands to the kernel. */
+  private nativeOwes(): boolean {
+    return this.submits[OWES_SUBMIT] !== 0;
+  }
+
+  /** Whether anything is waiting for this engine's next flush (JS records, corks, native). */
+  private flushWanted(): boolean {
+    return this.submitCount > 0 || this.beforeFlush.size > 0 || this.nativeOwes();
+  }
+
+  /**
+   * The invariant of the write path: after a dispatch or a flush, whatever waits for a flush
+   * has one scheduled. A breach is counted (`stats().strandedSubmits`), fixed by scheduling the
+   * flush, and under `ZEROSOCK_DEBUG=1` thrown with where the bytes are.
+   */
+  private checkSettled(where: string): void {
+    if (this.flushQueued || !this.flushWanted()) return;
+    this.stranded++;
+    this.scheduleFlush();
+    if (DEBUG) throw this.strandedError(where);
+  }
+
+  private strandedError(where: string): ZerosockError {
+    const d = this.native.submitDebt();
+    const sockets: string[] = [];
+    for (const [id, sink] of this.sinks) {
+      const w = sink.describeWrites?.();
+      if (w !== undefined)
+        sockets.push(`socket ${id}: ${w}, native queue ${this.native.queuedBytes(id)} B`);
+    }
+    return new ZerosockError(
+      'ERR_ZEROSOCK_STRANDED_SUBMIT',
+      `after ${where}, work waits for a flush that nobody scheduled: ${this.submitCount} JS ` +
+        `record(s), ${this.beforeFlush.size} cork(s) to seal; native: ${d.dirtySockets} dirty ` +
+        `socket(s) with ${d.queuedBytes} B queued, ${d.sqes} SQE(s), ${d.unannouncedEvents} ` +
+        `unannounced event(s)` +
+        (sockets.length > 0 ? `; ${sockets.join('; ')}` : ''),
+    );
+  }
+
+  /** Stranded-submit checks that failed (JS side; native counts its own). */
+  get strandedSubmits(): number {
+    return this.stranded;
   }
 
   /** Whether the next flush may collect completions inline (see MAX_INLINE_ROUNDS). */
@@ -300,6 +358,7 @@ export class Engine {
   private dispatch(count: number): void {
     this.inlineRounds = 0; // the event loop had its turn
     this.drain(count);
+    this.checkSettled('an event dispatch');
   }
 
   /**
@@ -318,7 +377,9 @@ export class Engine {
         this.walk(n);
         if (n === this.eventCapacity) n = this.native.takePending();
         else n = 0;
-        if (n === 0 && (this.submitCount > 0 || this.beforeFlush.size > 0)) {
+        // Also when only native owes one: a send made in a callback may leave a direct
+        // write's remainder queued natively with no JS record to flush it.
+        if (n === 0 && this.flushWanted()) {
           this.runBeforeFlush();
           n = this.flushRecords(this.mayCollect());
         }
@@ -403,6 +464,13 @@ export type EngineStats = ReturnType<NativeEngine['stats']> & { backend: Backend
  */
 export function stats(): Partial<Record<BackendName, EngineStats>> {
   const out: Partial<Record<BackendName, EngineStats>> = {};
-  for (const e of engines.values()) out[e.backend] = { backend: e.backend, ...e.native.stats() };
+  for (const e of engines.values()) {
+    const s = e.native.stats();
+    out[e.backend] = {
+      backend: e.backend,
+      ...s,
+      strandedSubmits: s.strandedSubmits + e.strandedSubmits,
+    };
+  }
   return out;
 }

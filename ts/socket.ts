@@ -123,6 +123,11 @@ export class Socket extends EventEmitter implements EventSink {
   /** Like a node stream: data flows once a 'data' listener is added or resume() is called. */
   private flowing = false;
   private eofPending = false;
+  /**
+   * Lifecycle events (EOF, error, closed) held back right after `connect()` resolved, until the
+   * caller's continuation had its turn to add listeners; null when not holding.
+   */
+  private held: Array<[Ev, number, number]> | null = null;
   private closeSubmitted = false;
   private closed = false;
   private finishEmitted = false;
@@ -508,8 +513,18 @@ export class Socket extends EventEmitter implements EventSink {
     return this.pendingBytes;
   }
 
+  /** @internal Where this socket's unsent bytes are (JS cork, native + kernel). */
+  describeWrites(): string | undefined {
+    if (this.pendingBytes === 0 && this.corkUsed === 0) return undefined;
+    return `${this.corkUsed} B in the JS cork, ${this.pendingBytes - this.corkUsed} B handed to native (queued or in the kernel)`;
+  }
+
   /** @internal */
   onEvent(kind: Ev, rec: Int32Array, at: number): void {
+    if (this.held !== null && (kind === Ev.Eof || kind === Ev.Error || kind === Ev.Closed)) {
+      this.held.push([kind, rec[at + 2], rec[at + 3]]);
+      return;
+    }
     switch (kind) {
       case Ev.Data:
         this.onData(rec[at + 2], rec[at + 3], rec[at + 4], rec[at + 5], rec[at + 6]);
@@ -520,18 +535,18 @@ export class Socket extends EventEmitter implements EventSink {
       case Ev.Connected: {
         const cb = this.onConnect;
         this.onConnect = null;
-        cb?.();
+        if (cb === null) break;
+        // `await connect()` resumes the caller after this walk: an EOF, reset or close that
+        // arrives meanwhile would be emitted before it could listen. Hold them one turn.
+        this.held = [];
+        setImmediate(() => this.releaseHeld());
+        cb();
         break;
       }
       case Ev.Eof:
-        if (this.backlog !== null) this.eofPending = true;
-        else this.onEof();
-        break;
       case Ev.Error:
-        this.onError(rec[at + 2], syscallName(rec[at + 3]));
-        break;
       case Ev.Closed:
-        this.onClosed();
+        this.onLifecycle(kind, rec[at + 2], rec[at + 3]);
         break;
       case Ev.ZcDone:
         this.zc?.onDone(rec[at + 2] >>> 0, rec[at + 3] >>> 0, rec[at + 4] !== 0);
@@ -542,6 +557,20 @@ export class Socket extends EventEmitter implements EventSink {
       default:
         break;
     }
+  }
+
+  private onLifecycle(kind: Ev, a: number, b: number): void {
+    if (kind === Ev.Eof) {
+      if (this.backlog !== null) this.eofPending = true;
+      else this.onEof();
+    } else if (kind === Ev.Error) this.onError(a, syscallName(b));
+    else this.onClosed();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = null;
+    for (const [kind, a, b] of held ?? []) this.onLifecycle(kind, a, b);
   }
 
   private onData(region: number, offset: number, len: number, lo: number, hi: number): void {

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use zerosock_pool::{BufHandle, LentHandles, LocalPool, Pool, PoolConfig, RegionInfo};
-use zerosock_uring::{BackendChoice, BusyPoll, Engine, EngineConfig, Event};
+use zerosock_uring::{BackendChoice, BusyPoll, Engine, EngineConfig, Event, SubmitDebt};
 
 /// Event records per JS callback.
 const EVENT_RECORDS: usize = 1024;
@@ -63,6 +63,10 @@ struct State {
     lent: LentHandles,
     /// Busy polling's adaptive budget (off with a zero maximum).
     busy: BusyPoll,
+    /// Turns that returned to the event loop with work owed (see [`State::settle`]).
+    stranded: u64,
+    /// `ZEROSOCK_DEBUG=1`: a stranded submit is an uncaught exception, not only a count.
+    debug: bool,
 }
 
 impl State {
@@ -81,6 +85,29 @@ impl State {
         (-1, 0)
     }
 
+    /// Tells JS (the `OWES_SUBMIT_INT` reply int) whether the engine holds work that only a
+    /// submit hands to the kernel.
+    fn publish_debt(&mut self) {
+        let owes = !self.engine.debt().is_empty();
+        self.submits
+            .write(records::OWES_SUBMIT_INT, &[i32::from(owes)]);
+    }
+
+    /// The end of a turn (JS returned to native, microtasks drained): nothing may stay owed,
+    /// since nothing would wake the loop for it. Anything that is owed is counted as stranded
+    /// (`stats().strandedSubmits`, always 0 when JS settles its turns) and submitted here, so
+    /// no byte waits on a submit that never comes. Returns what was owed.
+    fn settle(&mut self) -> Option<SubmitDebt> {
+        let debt = self.engine.debt();
+        if debt.is_empty() {
+            return None;
+        }
+        self.stranded += 1;
+        let _ = self.engine.submit();
+        self.publish_debt();
+        Some(debt)
+    }
+
     fn refresh_regions(&mut self) {
         let now = self.pool.regions();
         if now.len() != self.regions.len() {
@@ -94,6 +121,21 @@ struct JsTarget {
     env: sys::napi_env,
     callback: sys::napi_ref,
     async_context: sys::napi_async_context,
+}
+
+/// What the engine owes a submit (`Engine::debt()`).
+#[napi(object)]
+pub struct SubmitDebtInfo {
+    /// Sockets whose queue (or FIN) waits to be written.
+    pub dirty_sockets: u32,
+    /// Bytes queued on them.
+    pub queued_bytes: f64,
+    /// SQEs not yet submitted (io_uring).
+    pub sqes: u32,
+    /// Events waiting with no wake-up announcing them.
+    pub unannounced_events: u32,
+    /// Sockets with unreported zerocopy completions.
+    pub zerocopy_done: u32,
 }
 
 /// The native engine for one JS thread.
@@ -187,8 +229,39 @@ fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {
         // a strong reference to the callback function and an async context made on this env.
         unsafe { call_js(js, n as u32) };
         if n < EVENT_RECORDS {
+            break;
+        }
+    }
+    let mut guard = state.borrow_mut();
+    if let Some(debt) = guard.settle() {
+        if guard.debug {
+            drop(guard);
+            let msg = format!("a turn returned to the event loop owing a submit: {debt}");
+            // SAFETY: on the JS thread inside a libuv callback (as `call_js` above).
+            unsafe { raise(js.env, "ERR_ZEROSOCK_STRANDED_SUBMIT", &msg) };
+        }
+    }
+}
+
+/// Reports an uncaught `Error` with `code` (like a throw from a callback).
+unsafe fn raise(env: sys::napi_env, code: &str, msg: &str) {
+    let mut scope = std::ptr::null_mut();
+    // SAFETY: plain N-API calls on the JS thread (caller contract) with out-pointers to locals
+    // and string pointers valid for the given lengths.
+    unsafe {
+        if sys::napi_open_handle_scope(env, &mut scope) != sys::Status::napi_ok {
             return;
         }
+        let (mut c, mut m, mut err) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        sys::napi_create_string_utf8(env, code.as_ptr().cast(), code.len() as isize, &mut c);
+        sys::napi_create_string_utf8(env, msg.as_ptr().cast(), msg.len() as isize, &mut m);
+        sys::napi_create_error(env, c, m, &mut err);
+        sys::napi_fatal_exception(env, err);
+        sys::napi_close_handle_scope(env, scope);
     }
 }
 
@@ -259,6 +332,8 @@ impl NativeEngine {
                 lends: Default::default(),
                 lent: LentHandles::new(),
                 busy: BusyPoll::new(std::time::Duration::ZERO),
+                stranded: 0,
+                debug: std::env::var_os("ZEROSOCK_DEBUG").is_some_and(|v| v == "1"),
             })),
             watcher: None,
             busy_hook: None,
@@ -493,7 +568,9 @@ impl NativeEngine {
             }
         }
         if !collect {
-            st.engine.submit().map_err(to_napi)?;
+            let result = st.engine.submit();
+            st.publish_debt();
+            result.map_err(to_napi)?;
             return Ok(0);
         }
         let mut events = std::mem::take(&mut st.scratch);
@@ -501,6 +578,7 @@ impl NativeEngine {
         let result = st.engine.submit_and_collect(&mut events);
         st.scratch = events;
         st.queue_scratch();
+        st.publish_debt();
         result.map_err(to_napi)?;
         Ok(st.write_events() as u32)
     }
@@ -517,7 +595,23 @@ impl NativeEngine {
     #[napi]
     pub fn send_copy(&self, id: u32, data: Uint8ArraySlice) -> Result<()> {
         let mut st = self.state.borrow_mut();
-        st.engine.send_copy(id, &data).map_err(to_napi)
+        let result = st.engine.send_copy(id, &data);
+        st.publish_debt();
+        result.map_err(to_napi)
+    }
+
+    /// What the engine holds that only a submit hands to the kernel (all zero right after a
+    /// `flush`): for diagnostics of a stranded submit.
+    #[napi]
+    pub fn submit_debt(&self) -> SubmitDebtInfo {
+        let d = self.state.borrow_mut().engine.debt();
+        SubmitDebtInfo {
+            dirty_sockets: d.dirty_sockets as u32,
+            queued_bytes: d.queued_bytes as f64,
+            sqes: d.sqes as u32,
+            unannounced_events: d.unannounced_events as u32,
+            zerocopy_done: d.zerocopy_done as u32,
+        }
     }
 
     /// Lends the memory of `data` to the next `SEND_ZC` record (region -1, offset = the returned
@@ -551,6 +645,7 @@ impl NativeEngine {
         let st = self.state.borrow();
         let mut s = serde_like::Stats::new(&st.engine.stats(), &st.pool.stats(), st.failed_records);
         s.busy_poll_budget_us = st.busy.budget().as_micros() as f64;
+        s.stranded_submits = st.stranded as f64;
         s
     }
 
@@ -656,6 +751,9 @@ mod serde_like {
         pub pool_acquired: f64,
         pub pool_released: f64,
         pub failed_records: f64,
+        /// Turns that returned to the event loop with work only a submit hands to the kernel
+        /// (the engine submitted it then); always 0 unless a path forgot to flush.
+        pub stranded_submits: f64,
         /// Busy-poll spins (`setBusyPoll`), those that saw work arrive in their budget, those cut
         /// short because another handle of the loop was ready, the time spent spinning (µs) and
         /// the adaptive budget now (µs).
@@ -710,6 +808,7 @@ mod serde_like {
                 pool_acquired: p.acquired as f64,
                 pool_released: p.released as f64,
                 failed_records: failed_records as f64,
+                stranded_submits: 0.0,
                 busy_polls: e.busy_polls as f64,
                 busy_poll_hits: e.busy_poll_hits as f64,
                 busy_poll_yields: e.busy_poll_yields as f64,

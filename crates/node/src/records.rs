@@ -7,6 +7,12 @@ use zerosock_uring::Event;
 /// Ints per record, in both directions.
 pub const RECORD_INTS: usize = 8;
 
+/// Reply int (in the submission block's reply area) that says whether the engine holds work
+/// only a submit hands to the kernel (`Engine::debt()` not empty): 1 or 0, rewritten after
+/// every native call that can change it. JS reads it to know that it must flush before it
+/// returns to the event loop (`OWES_SUBMIT` in ts/engine.ts).
+pub const OWES_SUBMIT_INT: usize = 7;
+
 /// Event kinds (native → JS).
 pub mod event {
     pub const ACCEPTED: i32 = 1;

@@ -3,6 +3,7 @@
 use crate::backend_choice::BackendKind;
 use crate::busy_poll::SpinEnd;
 use crate::config::EngineConfig;
+use crate::debt::SubmitDebt;
 use crate::epoll::EpollEngine;
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
@@ -200,6 +201,14 @@ impl Engine {
     /// release, e.g. a JS `ArrayBuffer`). `None` if the chunk is not lent.
     pub fn mapped_chunk(&self, window: u32, chunk: u32) -> Option<(*const u8, MappedMemory)> {
         dispatch!(self, e => e.mapped_chunk(window, chunk))
+    }
+
+    /// What this engine holds that only [`submit`](Engine::submit) (or a poll) hands to the
+    /// kernel: a caller that returns to its event loop while this is not empty strands it —
+    /// nothing wakes the loop for that work. Empty right after `submit()`,
+    /// `submit_and_collect()` or `poll()`.
+    pub fn debt(&mut self) -> SubmitDebt {
+        dispatch!(mut self, e => e.debt())
     }
 
     /// Bytes queued and not yet handed to the kernel (0 for unknown ids).

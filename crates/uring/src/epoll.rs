@@ -319,6 +319,14 @@ impl EpollEngine {
         send_side!(self).send_copy(id, data, self.direct_send_min)
     }
 
+    pub fn debt(&mut self) -> crate::SubmitDebt {
+        let zerocopy_done = self.zc_ready.len();
+        crate::SubmitDebt {
+            zerocopy_done,
+            ..send_side!(self).debt()
+        }
+    }
+
     pub fn queued_bytes(&self, id: SocketId) -> usize {
         self.socks.get(id).map_or(0, |s| s.sendq.bytes())
     }

@@ -220,6 +220,27 @@ impl<S: StreamSock> SendSide<'_, S> {
         r.map(|_| ()).map_err(|(_, e)| EngineError::Pool(e))
     }
 
+    /// What this send side holds for the next submit (the backend adds its SQEs and
+    /// zerocopy reports): dirty queues, and events no wake-up announces yet.
+    pub fn debt(&mut self) -> crate::SubmitDebt {
+        let mut queued_bytes = 0;
+        for &id in self.dirty.iter() {
+            if let Some(s) = self.socks.get_mut(id) {
+                queued_bytes += s.sendq_mut().bytes();
+            }
+        }
+        crate::SubmitDebt {
+            dirty_sockets: self.dirty.len(),
+            queued_bytes,
+            unannounced_events: if *self.wake_owed {
+                self.pending.len()
+            } else {
+                0
+            },
+            ..Default::default()
+        }
+    }
+
     /// Asks for a FIN once everything queued is written.
     pub fn shutdown_write(&mut self, id: SocketId) -> Result<(), EngineError> {
         let s = sock_mut(self.socks, id)?;

@@ -283,6 +283,16 @@ impl UringEngine {
         send_side!(self).send_copy(id, data, self.direct_send_min)
     }
 
+    pub fn debt(&mut self) -> crate::SubmitDebt {
+        let zerocopy_done = self.zc_ready.len();
+        let sqes = self.ring.unsubmitted();
+        crate::SubmitDebt {
+            zerocopy_done,
+            sqes,
+            ..send_side!(self).debt()
+        }
+    }
+
     pub fn queued_bytes(&self, id: SocketId) -> usize {
         self.socks.get(id).map_or(0, |s| s.sendq.bytes())
     }

@@ -1,9 +1,11 @@
 // API fuzzing: fast-check runs random sequences of public API calls against a model — connect,
 // send of random types and sizes (valid and invalid), sendZeroCopy, flush, retain/release,
-// pause/resume, end, destroy, server close, BufferPool acquire/release, SpscRing push/pop —
+// pause/resume, end, destroy (also from inside 'data'/'drain' callbacks, timers, immediates,
+// ticks and promises), server close, BufferPool acquire/release, SpscRing push/pop —
 // and checks that every result matches the model, every misuse throws a typed error (a
 // ZerosockError with its code), retained and lent memory is never recycled under us, and
-// at the end every byte came back in order, every promise settled and nothing leaked.
+// at the end every byte came back in order, every promise settled and nothing leaked. The echo
+// peer is a zerosock server in this process, and a node:net one in a child process.
 //
 // CI runs a fixed seed. A longer run: ZEROSOCK_FUZZ_SEED=<n> ZEROSOCK_FUZZ_RUNS=500 npx ava
 // __test__/fuzz-api.spec.mjs (ZEROSOCK_FUZZ_SHRINK=1 to shrink a failure; slow with sockets).
@@ -12,6 +14,7 @@ import fc from 'fast-check';
 import { BufferPool, connect, createServer, SpscRing, stats, ZerosockError } from 'zerosock';
 import { backends, fdCount, until, within } from './helpers.mjs';
 import { envInt, settleAll, warmUp } from './faults-helpers.mjs';
+import { startEcho } from './peers/echo.mjs';
 
 const SEED = envInt('ZEROSOCK_FUZZ_SEED', 20251125);
 const RUNS = envInt('ZEROSOCK_FUZZ_RUNS', 100);
@@ -129,18 +132,39 @@ const describe = (p) =>
       : `${p.kind}(${p.size})`;
 
 // ---------------------------------------------------------------- the real system and model
-async function setupReal(backend) {
+/**
+ * The echo peer: a zerosock server in this process, or (`child`) a node:net one in another
+ * process; `{ port, close(), closeAll() }` either way.
+ */
+async function echoPeer(backend, where, child) {
+  if (where === 'child') return child;
   const server = createServer({ backend }, (s) => {
     s.on('data', (v) => s.send(v));
     s.on('end', () => s.end());
     s.on('error', () => {});
   });
   await server.listen({ port: 0, host: '127.0.0.1' });
+  let closing = null;
+  return {
+    port: server.address().port,
+    close: async () => {
+      closing = server.close();
+      await until(() => !server.listening, 5000);
+    },
+    closeAll: async () => {
+      server.closeAllConnections();
+      await within(closing ?? server.close(), 20_000, 'server.close');
+    },
+  };
+}
+
+async function setupReal(backend, where, child) {
+  const peer = await echoPeer(backend, where, child);
   return {
     backend,
-    server,
-    port: server.address().port,
-    serverClosing: null,
+    peer,
+    port: peer.port,
+    later: [],
     conns: [],
     zc: [],
     pool: new BufferPool({ size: POOL_SIZE, count: 4, maxCount: POOL_MAX }),
@@ -246,6 +270,11 @@ class Send extends ConnCommand {
     } else if (expect === null) {
       throwsTyped(() => rc.sock.send(value), ['ERR_INVALID_ARG_TYPE'], `send(${describe(this.p)})`);
     } else {
+      const s = rc.sock;
+      check(
+        !s.destroyed && !s.writableEnded,
+        `send(#${this.i}): the model has it open; destroyed ${s.destroyed}, ended ${s.writableEnded}, readableEnded ${s.readableEnded}, error ${rc.error?.code}`,
+      );
       const ret = rc.sock.send(value);
       check(typeof ret === 'boolean', `send returned ${typeof ret}`);
       mc.expect.push(expect);
@@ -387,14 +416,67 @@ class Destroy extends ConnCommand {
   }
 }
 
+/** Where a {@link Later} runs its command: places user code runs, on the connection or not. */
+const LATER_SITES = ['data', 'drain', 'setImmediate', 'nextTick', 'setTimeout', 'promise'];
+
+/**
+ * Runs a send, end or destroy from inside a callback: the connection's next 'data' or 'drain',
+ * a timer, an immediate, a tick or a promise. The model is asked when it runs (the inner
+ * command checks the state then); whatever has not run when the sequence ends runs first in
+ * finish().
+ */
+class Later extends ConnCommand {
+  exec(m, r) {
+    // Connections only grow: the index they have now names the same one when this runs.
+    const i = this.i % r.conns.length;
+    const inner = Object.assign(Object.create(Object.getPrototypeOf(this.inner)), this.inner, {
+      i,
+    });
+    const sock = r.conns[i].sock;
+    const entry = { ran: false, cancel: () => {} };
+    const run = () => {
+      if (entry.ran) return;
+      entry.ran = true;
+      entry.cancel();
+      try {
+        inner.exec(m, r);
+      } catch (err) {
+        r.unexpected.push(`${this} from its callback: ${err.message}`);
+      }
+    };
+    entry.run = run;
+    r.later.push(entry);
+    switch (this.site) {
+      case 'data':
+      case 'drain':
+        sock.once(this.site, run);
+        entry.cancel = () => sock.off(this.site, run);
+        break;
+      case 'setImmediate':
+        setImmediate(run);
+        break;
+      case 'nextTick':
+        process.nextTick(run);
+        break;
+      case 'setTimeout':
+        setTimeout(run, 1);
+        break;
+      default:
+        Promise.resolve().then(run);
+    }
+  }
+  toString() {
+    return `${this.site} -> ${this.inner}`;
+  }
+}
+
 class CloseServer extends Command {
   check(m) {
     return m.serverOpen;
   }
   async exec(m, r) {
-    r.serverClosing = r.server.close();
+    await r.peer.close(r.conns.length);
     m.serverOpen = false;
-    await until(() => !r.server.listening, 5000);
   }
   toString() {
     return 'server.close()';
@@ -556,6 +638,13 @@ const commands = [
   fc.tuple(conn, fc.boolean()).map(([i, p]) => new PauseResume(i, { pause: p })),
   fc.tuple(conn, fc.boolean()).map(([i, d]) => new End(i, { withData: d })),
   conn.map((i) => new Destroy(i)),
+  fc
+    .tuple(conn, fc.constantFrom(...LATER_SITES), payload, fc.nat({ max: 9 }))
+    .map(([i, site, p, op]) => {
+      const inner =
+        op < 7 ? new Send(i, { p }) : op < 9 ? new End(i, { withData: op === 7 }) : new Destroy(i);
+      return new Later(i, { site, inner });
+    }),
   fc.constant(new CloseServer()),
   fc.constant(new PoolAcquire()),
   fc
@@ -570,6 +659,8 @@ const commands = [
 
 // ---------------------------------------------------------------- end-of-run checks
 async function finish(m, r) {
+  // Calls still waiting for their callback run now, before the connections end.
+  for (const l of r.later) l.run();
   // Let every open or half-closed connection finish: end() it (resume so echoes flow).
   r.conns.forEach((c, i) => {
     c.sock.resume();
@@ -619,63 +710,66 @@ async function cleanup(r) {
   }
   for (const l of r.lent) r.pool.release(l.view);
   r.lent = [];
-  r.server.closeAllConnections();
-  await within(r.serverClosing ?? r.server.close(), 20_000, 'server.close');
+  await r.peer.closeAll();
 }
 
-for (const backend of backends) {
-  test.serial(
-    `${backend}: random API call sequences match the model (seed ${SEED}, ${RUNS} runs)`,
-    async (t) => {
-      await warmUp(backend);
-      const fds = fdCount();
-      const base = stats()[backend];
-      let runs = 0;
-      let executed = 0;
-      const property = fc.asyncProperty(
-        fc.commands(commands, { maxCommands: MAX_COMMANDS, size: 'max' }),
-        async (cmds) => {
-          runs++;
-          const real = await setupReal(backend);
-          const model = initModel();
-          try {
-            await fc.asyncModelRun(() => ({ model, real }), cmds);
-            await finish(model, real);
-          } finally {
-            executed += real.executed;
-            await cleanup(real);
-          }
-        },
-      );
-      const shrink = process.env.ZEROSOCK_FUZZ_SHRINK === '1';
-      const result = await fc.check(property, {
-        seed: SEED,
-        numRuns: RUNS,
-        endOnFailure: !shrink,
-        interruptAfterTimeLimit: TIME_LIMIT,
-        markInterruptAsFailure: false,
-      });
-      if (result.failed) {
-        t.fail(
-          `seed ${SEED}, path ${result.counterexamplePath}: ${result.errorInstance?.stack ?? result.error}\n` +
-            `commands: ${result.counterexample?.[0]?.toString()}`,
+for (const backend of backends)
+  for (const where of ['same', 'child']) {
+    test.serial(
+      `${backend}: random API call sequences match the model, echo peer in the ${where} process (seed ${SEED}, ${RUNS} runs)`,
+      async (t) => {
+        await warmUp(backend);
+        const fds = fdCount();
+        const base = stats()[backend];
+        let runs = 0;
+        let executed = 0;
+        const property = fc.asyncProperty(
+          fc.commands(commands, { maxCommands: MAX_COMMANDS, size: 'max' }),
+          async (cmds) => {
+            runs++;
+            const child = where === 'child' ? await startEcho('net') : null;
+            const real = await setupReal(backend, where, child);
+            const model = initModel();
+            try {
+              await fc.asyncModelRun(() => ({ model, real }), cmds);
+              await finish(model, real);
+            } finally {
+              executed += real.executed;
+              await cleanup(real);
+              child?.kill();
+            }
+          },
         );
-        return;
-      }
-      t.true(runs >= Math.min(RUNS, 5), `only ${runs} runs in ${TIME_LIMIT} ms`);
-      t.log(
-        `${backend}: ${runs} runs, ${executed} commands, seed ${SEED}${result.interrupted ? ' (time limit reached)' : ''}`,
-      );
-      await until(
-        () =>
-          fdCount() === fds &&
-          stats()[backend].poolInUse === base.poolInUse &&
-          stats()[backend].openSockets === base.openSockets,
-        15_000,
-      ).catch(() => {});
-      t.is(fdCount(), fds, 'no fd leak');
-      t.is(stats()[backend].poolInUse, base.poolInUse, 'engine pool back to baseline');
-      t.is(stats()[backend].openSockets, base.openSockets, 'no engine socket left');
-    },
-  );
-}
+        const shrink = process.env.ZEROSOCK_FUZZ_SHRINK === '1';
+        const result = await fc.check(property, {
+          seed: SEED,
+          numRuns: RUNS,
+          endOnFailure: !shrink,
+          interruptAfterTimeLimit: TIME_LIMIT,
+          markInterruptAsFailure: false,
+        });
+        if (result.failed) {
+          t.fail(
+            `seed ${SEED}, path ${result.counterexamplePath}: ${result.errorInstance?.stack ?? result.error}\n` +
+              `commands: ${result.counterexample?.[0]?.toString()}`,
+          );
+          return;
+        }
+        t.true(runs >= Math.min(RUNS, 5), `only ${runs} runs in ${TIME_LIMIT} ms`);
+        t.log(
+          `${backend}: ${runs} runs, ${executed} commands, seed ${SEED}${result.interrupted ? ' (time limit reached)' : ''}`,
+        );
+        await until(
+          () =>
+            fdCount() === fds &&
+            stats()[backend].poolInUse === base.poolInUse &&
+            stats()[backend].openSockets === base.openSockets,
+          15_000,
+        ).catch(() => {});
+        t.is(fdCount(), fds, 'no fd leak');
+        t.is(stats()[backend].poolInUse, base.poolInUse, 'engine pool back to baseline');
+        t.is(stats()[backend].openSockets, base.openSockets, 'no engine socket left');
+        t.is(stats()[backend].strandedSubmits, 0, 'no turn left work unsubmitted');
+      },
+    );
+  }

@@ -835,3 +835,43 @@ fn busy_wait_yields_to_other_ready_fds() {
         assert_eq!(s.busy_poll_yields, 1, "{kind}");
     }
 }
+
+/// `debt()` is the one account of work only a submit hands to the kernel: a direct write whose
+/// remainder stays queued owes a submit (and its `Sent` is unannounced); any of submit,
+/// submit_and_collect or poll settles it.
+#[test]
+fn debt_names_what_a_submit_owes_and_every_submit_settles_it() {
+    for kind in backends() {
+        for settle in ["submit", "submit_and_collect", "poll"] {
+            let (_pool, mut e, peer, server) = accepted_engine_and_peer(kind);
+            poll_until_quiet(&mut e);
+            assert!(e.debt().is_empty(), "{kind}: nothing owed when quiet");
+            // More than the kernel takes at once from a peer that does not read yet.
+            let big = vec![7u8; 8 << 20];
+            e.send_copy(server, &big).unwrap();
+            let d = e.debt();
+            assert!(!d.is_empty(), "{kind}: a direct write's remainder is owed");
+            assert_eq!(d.dirty_sockets, 1, "{kind}: {d}");
+            assert!(
+                d.queued_bytes > 0 && d.queued_bytes < big.len(),
+                "{kind}: {d}"
+            );
+            assert_eq!(
+                d.unannounced_events, 1,
+                "{kind}: the direct write's Sent: {d}"
+            );
+            let mut out = Vec::new();
+            match settle {
+                "submit" => drop(e.submit().unwrap()),
+                "submit_and_collect" => drop(e.submit_and_collect(&mut out).unwrap()),
+                _ => drop(e.poll(&mut out, usize::MAX)),
+            }
+            assert!(
+                e.debt().is_empty(),
+                "{kind}: {settle} settles it: {}",
+                e.debt()
+            );
+            drop(peer);
+        }
+    }
+}

@@ -41,25 +41,20 @@ async function serve(kind, backend) {
   const open = new Set();
   let accepted = 0;
   let server;
+  /** Echoes on `s`; `write` is the library's write call. */
+  const echo = (s, write) => {
+    open.add(s);
+    accepted++;
+    s.on('data', (d) => write.call(s, d));
+    s.on('end', () => s.end());
+    s.on('error', () => {});
+    s.on('close', () => open.delete(s));
+  };
   if (kind === 'net') {
-    server = net.createServer((s) => {
-      open.add(s);
-      accepted++;
-      s.on('data', (d) => s.write(d));
-      s.on('end', () => s.end());
-      s.on('error', () => {});
-      s.on('close', () => open.delete(s));
-    });
+    server = net.createServer((s) => echo(s, s.write));
     await new Promise((r) => server.listen(0, '127.0.0.1', r));
   } else {
-    server = createServer({ backend }, (s) => {
-      open.add(s);
-      accepted++;
-      s.on('data', (v) => s.send(v));
-      s.on('end', () => s.end());
-      s.on('error', () => {});
-      s.on('close', () => open.delete(s));
-    });
+    server = createServer({ backend }, (s) => echo(s, s.send));
     await server.listen({ port: 0, host: '127.0.0.1' });
   }
   process.on('message', async ({ q, n }) => {

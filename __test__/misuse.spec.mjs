@@ -206,3 +206,18 @@ test('an unknown backend is ERR_ZEROSOCK_INVALID_BACKEND naming the allowed valu
   });
   t.regex(err.message, /'auto', 'io_uring' or 'epoll'/);
 });
+
+test('unknown option keys are ERR_INVALID_ARG_VALUE naming the key', async (t) => {
+  const { connect: c, createServer: cs } = await import('zerosock');
+  await t.throwsAsync(c({ port: 1, bogus: 1 }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /"bogus"/,
+  });
+  t.throws(() => cs({ nope: true }), { code: 'ERR_INVALID_ARG_VALUE', message: /"nope"/ });
+  const server = cs();
+  await t.throwsAsync(server.listen({ path: '/tmp/zerosock-x.sock' }), {
+    code: 'ERR_INVALID_ARG_VALUE',
+    message: /"path"/,
+  });
+  t.false(server.listening, 'listen({ path }) binds nothing');
+});

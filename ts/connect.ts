@@ -4,7 +4,15 @@ import { resolveHost } from './server';
 import { Socket, type SocketOptions } from './socket';
 import { abortError, systemError } from './system-error';
 import { nativeSysError } from './errors';
-import { validateHost, validateOptions, validatePort, validateSocketOptions } from './validate';
+import {
+  SOCKET_OPTION_KEYS,
+  validateHost,
+  validateOptions,
+  validatePort,
+  validateSocketOptions,
+} from './validate';
+
+const CONNECT_KEYS = [...SOCKET_OPTION_KEYS, 'port', 'host', 'backend', 'signal'];
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends SocketOptions {
@@ -19,7 +27,7 @@ export interface ConnectOptions extends SocketOptions {
 
 /** Connects; resolves with an open {@link Socket}, rejects with a Node-style system error. */
 export async function connect(options: ConnectOptions): Promise<Socket> {
-  const opts = validateSocketOptions(validateOptions<ConnectOptions>(options));
+  const opts = validateSocketOptions(validateOptions<ConnectOptions>(options, CONNECT_KEYS));
   const port = validatePort(opts.port);
   const host = validateHost(opts.host ?? 'localhost');
   const signal = opts.signal;

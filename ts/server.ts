@@ -9,12 +9,16 @@ import { abortError, systemError } from './system-error';
 import {
   validateHost,
   validateInt,
+  SOCKET_OPTION_KEYS,
   validateOptions,
   validatePort,
   validateSocketOptions,
 } from './validate';
 
 /** Options of {@link createServer}. */
+const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
+const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'signal'];
+
 export interface ServerOptions extends SocketOptions {
   /** `'auto'` (default), `'io_uring'` or `'epoll'`; `ZEROSOCK_BACKEND` decides for `auto`. */
   backend?: 'auto' | 'io_uring' | 'epoll';
@@ -51,7 +55,7 @@ export class Server extends EventEmitter implements EventSink {
 
   constructor(options: ServerOptions = {}, onConnection?: (socket: Socket) => void) {
     super();
-    this.options = validateSocketOptions(validateOptions<ServerOptions>(options));
+    this.options = validateSocketOptions(validateOptions<ServerOptions>(options, SERVER_KEYS));
     engineFor(this.options.backend); // validates the backend now, not at listen()
     if (onConnection !== undefined) this.on('connection', onConnection);
   }
@@ -61,7 +65,7 @@ export class Server extends EventEmitter implements EventSink {
     const opts: ListenOptions =
       typeof options === 'number'
         ? { port: options, host }
-        : validateOptions<ListenOptions>(options);
+        : validateOptions<ListenOptions>(options, LISTEN_KEYS);
     if (this.listening || this.engine !== null) {
       throw new ZerosockError('ERR_ZEROSOCK_BAD_SOCKET', 'the server is already listening');
     }

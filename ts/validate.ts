@@ -30,7 +30,11 @@ export function validateHost(value: unknown, name = 'host'): string {
 }
 
 /** Throws `ERR_INVALID_ARG_TYPE` unless `value` is an object (or undefined → `{}`). */
-export function validateOptions<T extends object>(value: unknown, name = 'options'): Partial<T> {
+export function validateOptions<T extends object>(
+  value: unknown,
+  keys: readonly string[],
+  name = 'options',
+): Partial<T> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object') {
     throw new InvalidArgumentError(
@@ -38,8 +42,28 @@ export function validateOptions<T extends object>(value: unknown, name = 'option
       `The "${name}" argument must be an object. Received ${describe(value)}`,
     );
   }
+  // An unknown key is a mistake the caller would never see otherwise (e.g. `listen({ path })`
+  // binding TCP): refuse it by name.
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw new InvalidArgumentError(
+        'ERR_INVALID_ARG_VALUE',
+        `The "${name}" argument has an unknown key "${key}"; known keys: ${keys.join(', ')}`,
+      );
+    }
+  }
   return value as Partial<T>;
 }
+
+/** Keys of the socket options shared by `connect()` and `createServer()`. */
+export const SOCKET_OPTION_KEYS = [
+  'cork',
+  'highWaterMark',
+  'allowHalfOpen',
+  'zerocopyThreshold',
+  'zerocopyReceive',
+  'busyPollUs',
+] as const;
 
 /** Throws `ERR_OUT_OF_RANGE` unless `value` is undefined or an integer in [min, max]. */
 export function validateInt(

@@ -438,16 +438,17 @@ for (const backend of backends) {
       });
       await server.listen({ port: 0, host: HOST });
       const port = server.address().port;
-      const mk = async () => {
+      /** A client of `peer`'s library connected to `to`. */
+      const mk = async (to) => {
         if (peer === 'net') {
-          const s = net.connect(port, HOST);
+          const s = net.connect(to, HOST);
           s.on('error', () => {});
           await once(s, 'connect');
           return s;
         }
-        return dial(port, backend);
+        return dial(to, backend);
       };
-      const clients = await Promise.all([mk(), mk(), mk()]);
+      const clients = await Promise.all([mk(port), mk(port), mk(port)]);
       await until(() => server.connectionCount === 3, 5_000);
       let resolved = false;
       const closing = server.close().then(() => (resolved = true));
@@ -473,17 +474,7 @@ for (const backend of backends) {
       const server2 = createServer({ backend }, (s) => s.on('error', () => {}));
       await server2.listen({ port: 0, host: HOST });
       const port2 = server2.address().port;
-      const more = await Promise.all(
-        [0, 1, 2].map(async () => {
-          if (peer === 'net') {
-            const s = net.connect(port2, HOST);
-            s.on('error', () => {});
-            await once(s, 'connect');
-            return s;
-          }
-          return dial(port2, backend);
-        }),
-      );
+      const more = await Promise.all([mk(port2), mk(port2), mk(port2)]);
       for (const m of more) m.on('data', () => {});
       await until(() => server2.connectionCount === 3, 5_000);
       const closing2 = server2.close();

@@ -531,13 +531,13 @@ fn spawn_sender(
 }
 
 fn zerocopy_receive(kind: BackendKind, zerocopy_sender: bool) {
-    const TOTAL: usize = 64 << 20;
+    let total = stream_len(64 << 20);
     let pool = pool(256, None);
     let mut e = engine(kind, &pool);
     let l = e.listen("127.0.0.1:0".parse().unwrap(), 64, false).unwrap();
     let active = e.set_zerocopy_receive(l, true).unwrap();
     let at = e.local_addr(l).unwrap();
-    let sender = spawn_sender(BackendKind::Epoll, at, TOTAL, zerocopy_sender);
+    let sender = spawn_sender(BackendKind::Epoll, at, total, zerocopy_sender);
     let mut got = StreamHash::new();
     let mut server = None;
     let mut held: Option<(u32, u32, usize)> = None;
@@ -582,15 +582,15 @@ fn zerocopy_receive(kind: BackendKind, zerocopy_sender: bool) {
     });
     sender.join().unwrap();
     let mut want = StreamHash::new();
-    let mut v = vec![0u8; TOTAL];
+    let mut v = vec![0u8; total];
     fill_pattern(&mut v, 0);
     want.update(&v);
-    assert_eq!(got.bytes, TOTAL as u64, "{kind}: length");
+    assert_eq!(got.bytes, total as u64, "{kind}: length");
     assert_eq!(got.finish(), want.finish(), "{kind}: stream hash");
     let st = e.stats();
     assert_eq!(
         st.recv_mapped_bytes + st.recv_copied_bytes,
-        TOTAL as u64,
+        total as u64,
         "{kind}: mapped + copied = total ({st:?})"
     );
     if kind == BackendKind::IoUring {
@@ -608,7 +608,7 @@ fn zerocopy_receive(kind: BackendKind, zerocopy_sender: bool) {
     }
     eprintln!(
         "{kind}: zerocopy receive of {} MB from a {} sender: mapped {} B in {mapped_events} chunks, copied {} B in {data_events} Data events, {} getsockopt calls",
-        TOTAL >> 20,
+        total >> 20,
         if zerocopy_sender { "MSG_ZEROCOPY" } else { "plain" },
         st.recv_mapped_bytes,
         st.recv_copied_bytes,

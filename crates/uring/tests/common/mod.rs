@@ -21,6 +21,18 @@ pub fn backends() -> Vec<BackendKind> {
     v
 }
 
+/// A stream length for a test: `full` natively, an eighth of it under valgrind memcheck
+/// (`ZEROSOCK_UNDER_VALGRIND=1`, set by .ci/memcheck.sh), where every instruction is ~50x
+/// slower and a full-size stream runs into the test's time limit. Whatever the length, the
+/// test checks every byte of it.
+pub fn stream_len(full: usize) -> usize {
+    if std::env::var_os("ZEROSOCK_UNDER_VALGRIND").is_some() {
+        (full / 8).max(1 << 20)
+    } else {
+        full
+    }
+}
+
 /// A pool: small 2 KiB x 1024 (growable), large 64 KiB with `large_max` as the hard limit.
 pub fn pool(large_count: u32, large_max: Option<u32>) -> Pool {
     Pool::new(PoolConfig {

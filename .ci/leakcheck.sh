@@ -46,6 +46,7 @@ for b in $backends; do
   for r in 1 4; do
     log="$tmp/vg-$b-$r.txt"
     if ! valgrind --error-exitcode=1 --errors-for-leak-kinds=none --leak-check=full \
+      --suppressions=.ci/valgrind-v8.supp \
       --show-leak-kinds=definite --num-callers=40 \
       node .ci/leak-workload.mjs "$b" "$r" >"$tmp/out.txt" 2>"$log"; then
       grep -E "^==[0-9]+== (Invalid|Conditional|Use of|Mismatched|Syscall param|Source and)" -A12 "$log" | head -80 >&2

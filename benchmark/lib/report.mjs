@@ -90,8 +90,18 @@ export function markdownTable(rows, backends) {
 /**
  * SVG bar chart: for every row and backend, how many times better zerosock is than the baseline
  * (the ratio for higher-is-better metrics, its inverse for lower-is-better ones), log scale.
+ * `sides` names what is compared (default `zerosock <backend>` against node:net).
  */
-export async function ratioChart(rows, backends, title) {
+export async function ratioChart(
+  rows,
+  backends,
+  title,
+  {
+    subtitle = '× better than the baseline (node:net unless noted); 1 = same',
+    side = (b) => `zerosock ${b}`,
+    axis = 'zerosock advantage (×, log scale)',
+  } = {},
+) {
   const values = [];
   for (const r of rows) {
     const sides = r.backendIndependent ? [backends[0]] : backends;
@@ -101,7 +111,7 @@ export async function ratioChart(rows, backends, title) {
       const better = METRICS[r.metric].better === 'higher' ? ratio : 1 / ratio;
       values.push({
         row: `${r.label} [${METRICS[r.metric].unit}]`,
-        side: r.backendIndependent ? 'no socket' : `zerosock ${b}`,
+        side: r.backendIndependent ? 'no socket' : side(b),
         advantage: Number(better.toFixed(3)),
         label: `${better.toFixed(2)}×`,
       });
@@ -112,7 +122,7 @@ export async function ratioChart(rows, backends, title) {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: title,
-      subtitle: '× better than the baseline (node:net unless noted); 1 = same',
+      subtitle,
     },
     width: 420,
     height: { step: 12, for: 'offset' },
@@ -135,7 +145,7 @@ export async function ratioChart(rows, backends, title) {
                 Math.max(2, ...values.map((v) => v.advantage * 1.3)),
               ],
             },
-            title: 'zerosock advantage (×, log scale)',
+            title: axis,
           },
           color: { field: 'side', type: 'nominal', title: null, legend: { orient: 'bottom' } },
         },

@@ -33,6 +33,51 @@ pub fn stream_len(full: usize) -> usize {
     }
 }
 
+/// The time bound of a long stream: it fails when no byte moved for `stall` (a hang) or the
+/// whole stream took longer than `cap`. Progress, not a fixed total, is what a loaded machine
+/// (a CI box running builds beside the tests) cannot fake, so the bound holds a hang to
+/// seconds without failing a slow but moving stream.
+pub struct Watchdog {
+    start: Instant,
+    last_move: Instant,
+    last_bytes: u64,
+    stall: Duration,
+    cap: Duration,
+}
+
+impl Watchdog {
+    /// A watchdog starting now.
+    pub fn new(stall: Duration, cap: Duration) -> Self {
+        let now = Instant::now();
+        Watchdog {
+            start: now,
+            last_move: now,
+            last_bytes: 0,
+            stall,
+            cap,
+        }
+    }
+
+    /// Panics with `what` when `bytes` has not grown for the stall time or the cap is reached.
+    pub fn check(&mut self, bytes: u64, what: &str) {
+        let now = Instant::now();
+        if bytes != self.last_bytes {
+            self.last_bytes = bytes;
+            self.last_move = now;
+        }
+        assert!(
+            now - self.last_move < self.stall,
+            "{what}: no progress for {:?} at {bytes} bytes",
+            self.stall
+        );
+        assert!(
+            now - self.start < self.cap,
+            "{what}: still running after {:?} at {bytes} bytes",
+            self.cap
+        );
+    }
+}
+
 /// A pool: small 2 KiB x 1024 (growable), large 64 KiB with `large_max` as the hard limit.
 pub fn pool(large_count: u32, large_max: Option<u32>) -> Pool {
     Pool::new(PoolConfig {

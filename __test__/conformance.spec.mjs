@@ -27,17 +27,32 @@ function collect(s) {
 /** A listening peer server of `kind` ('net' | 'zerosock'); `onConn(sock)` per connection. */
 async function peerServer(kind, backend, opts, onConn) {
   const allowHalfOpen = opts.allowHalfOpen === true;
+  // What onConn returned for the i-th accepted connection, as a promise: a test waits on the
+  // accept itself, never on a variable the accept may not have set yet.
+  const results = [];
+  const settle = [];
+  const slot = (i) => {
+    while (results.length <= i) results.push(new Promise((r) => settle.push(r)));
+    return results[i];
+  };
+  let count = 0;
+  const accept = (s) => {
+    const i = count++;
+    slot(i);
+    settle[i](onConn(s));
+  };
   if (kind === 'net') {
     const conns = new Set();
     const server = net.createServer({ allowHalfOpen }, (s) => {
       conns.add(s);
       s.on('close', () => conns.delete(s));
       if (!opts.noErrorHandler) s.on('error', () => {});
-      onConn(s);
+      accept(s);
     });
     await new Promise((r) => server.listen(0, HOST, r));
     return {
       port: server.address().port,
+      accepted: slot,
       close: async () => {
         for (const s of conns) s.destroy();
         await within(new Promise((r) => server.close(r)), 10_000, 'net peer close');
@@ -46,11 +61,12 @@ async function peerServer(kind, backend, opts, onConn) {
   }
   const server = createServer({ backend, allowHalfOpen }, (s) => {
     if (!opts.noErrorHandler) s.on('error', () => {});
-    onConn(s);
+    accept(s);
   });
   await server.listen({ port: 0, host: HOST });
   return {
     port: server.address().port,
+    accepted: slot,
     close: async () => {
       server.closeAllConnections();
       await within(server.close(), 10_000, 'zerosock peer close');
@@ -69,10 +85,10 @@ for (const backend of backends) {
 
     // ------------------------------------------------------------------ 1. write after end
     test(`${tag}: send() after end() throws ERR_ZEROSOCK_SOCKET_CLOSED (outside and in callbacks)`, async (t) => {
-      let got;
       const srv = await peerServer(peer, backend, {}, (s) => {
-        got = collect(s);
+        const got = collect(s);
         write(s, 'go');
+        return got;
       });
       const c = await dial(srv.port, backend);
       const inData = new Promise((resolve) => {
@@ -102,7 +118,7 @@ for (const backend of backends) {
       });
       await within(once(c, 'close'), 10_000, 'close');
       t.is(inClose?.code, 'ERR_ZEROSOCK_SOCKET_CLOSED');
-      t.is((await within(got, 10_000, 'peer end')).toString(), 'bye');
+      t.is((await within(srv.accepted(0), 10_000, 'peer end')).toString(), 'bye');
       // And after destroy().
       const d = await dial(srv.port, backend);
       d.destroy();
@@ -259,10 +275,10 @@ for (const backend of backends) {
   for (const peer of PEERS) {
     const tag = `${backend} vs ${peer}`;
     test(`${tag}: allowHalfOpen true — still sends after the peer's FIN`, async (t) => {
-      let got;
       const srv = await peerServer(peer, backend, { allowHalfOpen: true }, (s) => {
-        got = collect(s);
+        const got = collect(s);
         s.end('fin-first');
+        return got;
       });
       const c = await dial(srv.port, backend, { allowHalfOpen: true });
       let reply = '';
@@ -280,7 +296,7 @@ for (const backend of backends) {
       c.send(pattern(200_000, 9));
       c.end('bye');
       await within(once(c, 'close'), 10_000, 'close');
-      const data = await within(got, 10_000, 'peer end');
+      const data = await within(srv.accepted(0), 10_000, 'peer end');
       t.is(reply, 'fin-first');
       const expected = Buffer.concat([
         Buffer.from('after-fin;'),
@@ -293,12 +309,12 @@ for (const backend of backends) {
     });
 
     test(`${tag}: allowHalfOpen default false — the socket ends itself after the peer's FIN`, async (t) => {
-      let got;
       let peerClosed;
       const srv = await peerServer(peer, backend, { allowHalfOpen: true }, (s) => {
-        got = collect(s);
+        const got = collect(s);
         peerClosed = once(s, 'close');
         s.end('fin-first');
+        return got;
       });
       const c = await dial(srv.port, backend);
       c.on('data', () => {});
@@ -315,7 +331,7 @@ for (const backend of backends) {
       });
       const [hadError] = await within(once(c, 'close'), 10_000, 'close');
       t.false(hadError);
-      t.is((await within(got, 10_000, 'peer sees FIN')).length, 0);
+      t.is((await within(srv.accepted(0), 10_000, 'peer sees FIN')).length, 0);
       await within(peerClosed, 10_000, 'peer close');
       await until(() => errAfterEnd !== null, 2_000).catch(() => {});
       t.is(errAfterEnd?.code, 'ERR_ZEROSOCK_SOCKET_CLOSED');
@@ -601,14 +617,13 @@ for (const backend of backends) {
     const tag = `${backend} vs ${peer}: duplex`;
 
     test(`${tag} — pipeline(source, duplex) delivers exact bytes in order, then FIN`, async (t) => {
-      let got;
-      const srv = await peerServer(peer, backend, {}, (s) => (got = collect(s)));
+      const srv = await peerServer(peer, backend, {}, (s) => collect(s));
       const c = await dial(srv.port, backend);
       const d = c.toDuplex();
       const chunks = Array.from({ length: 200 }, (_, i) => pattern(1 + ((i * 7919) % 40_000), i));
       d.resume();
       await within(pipeline(Readable.from(chunks), d), 20_000, 'pipeline to duplex');
-      const data = await within(got, 10_000, 'peer end');
+      const data = await within(srv.accepted(0), 10_000, 'peer end');
       t.is(digest(data), digest(Buffer.concat(chunks)));
       await within(finished(d), 10_000, 'finished');
       t.true(d.destroyed);
@@ -618,10 +633,10 @@ for (const backend of backends) {
     test(`${tag} — pipeline(duplex, sink) and for await read everything; end(data) arrives before FIN`, async (t) => {
       const SIZE = 3 << 20;
       const data = pattern(SIZE, 21);
-      let got = [];
       const srv = await peerServer(peer, backend, { allowHalfOpen: true }, (s) => {
-        got.push(collect(s));
+        const got = collect(s);
         s.end(data);
+        return got;
       });
       // pipeline(duplex, sink)
       const c1 = await dial(srv.port, backend, { allowHalfOpen: true });
@@ -641,7 +656,7 @@ for (const backend of backends) {
       // The writable side is still ours (allowHalfOpen): end(data) now.
       d1.end('tail after peer fin');
       await within(finished(d1), 10_000, 'd1 finished');
-      t.is((await within(got[0], 10_000, 'peer 1')).toString(), 'tail after peer fin');
+      t.is((await within(srv.accepted(0), 10_000, 'peer 1')).toString(), 'tail after peer fin');
 
       // for await reading, with writes from inside the loop.
       const c2 = await dial(srv.port, backend, { allowHalfOpen: true });
@@ -669,16 +684,16 @@ for (const backend of backends) {
       // for await destroys the stream when the loop ends: the write was already queued.
       await within(d2Closed, 10_000, 'd2 close');
       t.true(d2.destroyed);
-      const peer2 = await within(got[1], 10_000, 'peer 2');
+      const peer2 = await within(srv.accepted(1), 10_000, 'peer 2');
       t.true(peer2.toString() === 'from-loop;', `peer got ${JSON.stringify(peer2.toString())}`);
       await srv.close();
     });
 
     test(`${tag} — 'end' before 'close'; allowHalfOpen default auto-ends; finished() resolves`, async (t) => {
-      let got;
       const srv = await peerServer(peer, backend, { allowHalfOpen: true }, (s) => {
-        got = collect(s);
+        const got = collect(s);
         s.end('hello');
+        return got;
       });
       const c = await dial(srv.port, backend);
       const d = c.toDuplex();
@@ -699,15 +714,15 @@ for (const backend of backends) {
       t.true(events.indexOf('end') >= 0 && events.indexOf('end') < events.indexOf('close'));
       t.true(events.indexOf('finish') >= 0 && events.indexOf('finish') < events.indexOf('close'));
       t.false(events.some((e) => e.startsWith('error')));
-      t.is((await within(got, 10_000, 'peer FIN')).length, 0);
+      t.is((await within(srv.accepted(0), 10_000, 'peer FIN')).length, 0);
       await srv.close();
     });
 
     test(`${tag} — allowHalfOpen: true writes after the peer's FIN (from 'end')`, async (t) => {
-      let got;
       const srv = await peerServer(peer, backend, { allowHalfOpen: true }, (s) => {
-        got = collect(s);
+        const got = collect(s);
         s.end('fin');
+        return got;
       });
       const c = await dial(srv.port, backend);
       const d = c.toDuplex({ allowHalfOpen: true });
@@ -717,7 +732,7 @@ for (const backend of backends) {
         setTimeout(() => d.end('bye'), 10);
       });
       await within(finished(d), 10_000, 'finished');
-      t.is((await within(got, 10_000, 'peer end')).toString(), 'late;bye');
+      t.is((await within(srv.accepted(0), 10_000, 'peer end')).toString(), 'late;bye');
       await srv.close();
     });
 

@@ -1,4 +1,4 @@
-//! Kind-1 SPSC ring of variable-length byte messages (see `LAYOUT.md`).
+//! Kind-1 SPSC ring of variable-length byte messages (see `docs/LAYOUT.md`).
 
 use crate::layout::{self, KIND_BYTES, LEN_PREFIX, WRAP_MARKER};
 use crate::region::Region;
@@ -37,7 +37,7 @@ impl ByteRing {
     /// `ptr` is valid for reads and writes of `len` bytes for as long as the ring or
     /// any half of it lives; nothing else uses the memory as anything but this
     /// ring; across all parties (Rust and JS) there is at most one producer and one
-    /// consumer, and they follow the protocol in `LAYOUT.md` (the header is only
+    /// consumer, and they follow the protocol in `docs/LAYOUT.md` (the header is only
     /// accessed atomically). Rust-side bounds checks make a misbehaving peer unable
     /// to cause accesses outside the region, but data races it causes are its bug.
     #[cfg(not(loom))]

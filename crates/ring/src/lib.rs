@@ -3,7 +3,7 @@
 //! - [`MpscRing`]: bounded multi-producer ring of `u64` (buffer handles returned
 //!   to their owning thread).
 //! - [`ByteRing`] / [`RecordRing`]: single-producer single-consumer rings over one
-//!   documented shared-memory layout ([`layout`], `LAYOUT.md`) that can live in a
+//!   documented shared-memory layout ([`layout`], `docs/LAYOUT.md`) that can live in a
 //!   Rust allocation or in memory given from outside (a JS `SharedArrayBuffer`,
 //!   pool memory).
 //! - [`relay`]: forwards one byte ring into another on a native thread.

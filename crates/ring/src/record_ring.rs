@@ -1,4 +1,4 @@
-//! Kind-2 SPSC ring of fixed-size records (see `LAYOUT.md`), with zero-copy
+//! Kind-2 SPSC ring of fixed-size records (see `docs/LAYOUT.md`), with zero-copy
 //! batch reserve/commit on the producer and peek/release on the consumer.
 
 use crate::layout::{self, KIND_RECORDS};

@@ -21,8 +21,9 @@ mod relay;
 mod spsc;
 mod sync;
 
-pub use byte_ring::{ByteConsumer, ByteProducer, ByteRing};
+pub use byte_ring::{ByteConsumer, ByteProducer, ByteRing, Messages};
 pub use error::RingError;
 pub use mpsc::{MpscRing, MPSC_MAX_CAPACITY, MPSC_MIN_CAPACITY};
-pub use record_ring::{Peek, RecordConsumer, RecordProducer, RecordRing, Reservation};
+pub use record_ring::{Peek, RecordConsumer, RecordProducer, RecordRing, Records, Reservation};
 pub use relay::{relay, RelayStats};
+pub use spsc::{Consumer, Producer};

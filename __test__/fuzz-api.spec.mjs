@@ -553,7 +553,7 @@ class PoolRelease extends Command {
   }
 }
 
-/** Where a kind-1 message of `len` bytes ends if pushed at `tail` (crates/ring/LAYOUT.md). */
+/** Where a kind-1 message of `len` bytes ends if pushed at `tail` (docs/LAYOUT.md). */
 function ringPlace(ring, len) {
   const cap = RING_CAPACITY;
   const total = 4 + ((len + 3) & ~3);

@@ -1,4 +1,4 @@
-// SpscRing: the lock-free byte-message ring of crates/ring/LAYOUT.md over a SharedArrayBuffer,
+// SpscRing: the lock-free byte-message ring of docs/LAYOUT.md over a SharedArrayBuffer,
 // shared with worker_threads and with native threads (zerosock_ring::ByteRing).
 import test from 'ava';
 import { createRequire } from 'node:module';

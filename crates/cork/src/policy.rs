@@ -1,6 +1,6 @@
-//! [`CorkPolicy`]: when corked bytes leave. The same rules run in JS (`ts/cork.ts`, on the hot
-//! path, with no native call per message); a conformance test replays random traces through
-//! both and requires identical decisions.
+//! [`CorkPolicy`]: when corked bytes leave — the Rust model of the rules `ts/cork.ts` applies on
+//! the hot path (with no native call per message). A conformance test replays random traces
+//! through both and requires identical decisions.
 //!
 //! The rules, after Linux TCP autocorking and skmsg's cork:
 //! - a message that doesn't fit in the cork buffer seals the buffer first (`Full`);

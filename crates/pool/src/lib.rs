@@ -62,4 +62,4 @@ pub use lent::LentHandles;
 pub use local::LocalPool;
 pub use owner::OwnerId;
 pub use pool::{BufPosition, Pool, PoolReturner, RegionInfo};
-pub use stats::{ClassStats, LocalStats, PoolStats};
+pub use stats::{BufferEvents, ClassStats, LocalStats, PoolStats};

@@ -68,7 +68,7 @@ impl LocalPool {
             }),
             baseline: LocalStats::default(),
         };
-        local.baseline = LocalStats::from_block(local.block());
+        local.baseline = LocalStats::read_block(local.block());
         local
     }
 
@@ -91,7 +91,7 @@ impl LocalPool {
 
     /// This local's counters since it was created (see [`LocalStats`]).
     pub fn stats(&self) -> LocalStats {
-        LocalStats::from_block(self.block()).since(self.baseline)
+        LocalStats::read_block(self.block()).since(self.baseline)
     }
 
     pub(crate) fn inner(&self) -> &PoolInner {

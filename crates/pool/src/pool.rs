@@ -5,7 +5,7 @@ use crate::class::ClassState;
 use crate::config::{PoolConfig, MAX_OWNERS};
 use crate::meta::Meta;
 use crate::owner::{OwnerId, OwnerSlot, Pushed, Registry};
-use crate::stats::{bump, ClassStats, CounterBlock, Counters, PoolStats};
+use crate::stats::{bump, BufferEvents, ClassStats, CounterBlock, Counters, PoolStats};
 use crate::{BufHandle, LocalPool, PoolError};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::Arc;
@@ -274,11 +274,11 @@ impl Pool {
                     shared_free: c.shared_free_len(),
                     ..ClassStats::default()
                 };
-                s.add_counters(&inner.shared_counters.0[ci]);
+                s.events = BufferEvents::read(&inner.shared_counters.0[ci]);
                 for slot in inner.owners.all() {
-                    s.add_counters(&slot.counters.0[ci]);
+                    s.events.add(&BufferEvents::read(&slot.counters.0[ci]));
                 }
-                s.in_use = s.acquired.saturating_sub(s.released);
+                s.in_use = s.events.acquired.saturating_sub(s.events.released);
                 s
             })
             .collect();

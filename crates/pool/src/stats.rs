@@ -44,7 +44,86 @@ pub(crate) fn bump_owned(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
-/// A snapshot of one size class.
+/// What happened to buffers, read from the event counters at one moment.
+///
+/// The same seven counts describe one [`LocalPool`](crate::LocalPool) since it was created
+/// ([`LocalPool::stats`](crate::LocalPool::stats)), one size class ([`ClassStats`], summed
+/// over every owner) and the whole pool ([`PoolStats`], summed over classes). Counters only
+/// grow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BufferEvents {
+    /// Successful acquires.
+    pub acquired: u64,
+    /// Successful releases (every path; for a local: its own and foreign buffers).
+    pub released: u64,
+    /// Acquires served straight from the local LIFO cache.
+    pub recycled_from_cache: u64,
+    /// Acquires that found the local cache and return ring empty and went
+    /// to the shared free list (or grew the class).
+    pub misses: u64,
+    /// Releases on a non-owner thread pushed onto the owner's return ring
+    /// (deferred releases).
+    pub returned_via_ring: u64,
+    /// Buffers taken back out of return rings (by the owner, or by its drop).
+    pub drained_from_ring: u64,
+    /// Non-owner releases that went to the shared free list instead (owner
+    /// has no ring, was dropped, or its ring was full).
+    pub returned_to_shared: u64,
+}
+
+/// One local's counters: [`BufferEvents`] since the local was created. For a local without
+/// a return ring (`owner_id() == None`) these are the pool-wide shared counters.
+pub type LocalStats = BufferEvents;
+
+impl BufferEvents {
+    /// Reads one counter block of one class.
+    pub(crate) fn read(c: &Counters) -> BufferEvents {
+        BufferEvents {
+            acquired: c.acquired.load(Relaxed),
+            released: c.released.load(Relaxed),
+            recycled_from_cache: c.recycled_from_cache.load(Relaxed),
+            misses: c.misses.load(Relaxed),
+            returned_via_ring: c.returned_via_ring.load(Relaxed),
+            drained_from_ring: c.drained_from_ring.load(Relaxed),
+            returned_to_shared: c.returned_to_shared.load(Relaxed),
+        }
+    }
+
+    /// Reads an owner's block, summed over classes.
+    pub(crate) fn read_block(b: &CounterBlock) -> BufferEvents {
+        b.0.iter().fold(BufferEvents::default(), |mut sum, c| {
+            sum.add(&BufferEvents::read(c));
+            sum
+        })
+    }
+
+    /// Field-wise `self += other`.
+    pub(crate) fn add(&mut self, other: &BufferEvents) {
+        self.acquired += other.acquired;
+        self.released += other.released;
+        self.recycled_from_cache += other.recycled_from_cache;
+        self.misses += other.misses;
+        self.returned_via_ring += other.returned_via_ring;
+        self.drained_from_ring += other.drained_from_ring;
+        self.returned_to_shared += other.returned_to_shared;
+    }
+
+    /// Field-wise `self - base` (counters only grow).
+    pub(crate) fn since(self, base: BufferEvents) -> BufferEvents {
+        BufferEvents {
+            acquired: self.acquired - base.acquired,
+            released: self.released - base.released,
+            recycled_from_cache: self.recycled_from_cache - base.recycled_from_cache,
+            misses: self.misses - base.misses,
+            returned_via_ring: self.returned_via_ring - base.returned_via_ring,
+            drained_from_ring: self.drained_from_ring - base.drained_from_ring,
+            returned_to_shared: self.returned_to_shared - base.returned_to_shared,
+        }
+    }
+}
+
+/// A snapshot of one size class. Its [`BufferEvents`] are read through it
+/// (`class.acquired`), as they are one part of what the class reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClassStats {
     /// Bytes per buffer.
@@ -55,22 +134,8 @@ pub struct ClassStats {
     pub limit: u32,
     /// Regions mapped so far (1 + growth steps).
     pub regions: u32,
-    /// Successful acquires.
-    pub acquired: u64,
-    /// Successful releases (every path).
-    pub released: u64,
-    /// Acquires served straight from the local LIFO cache.
-    pub recycled_from_cache: u64,
-    /// Acquires that found the local cache and return ring empty and went
-    /// to the shared free list (or grew the class).
-    pub misses: u64,
-    /// Releases on a non-owner thread pushed onto the owner's return ring.
-    pub returned_via_ring: u64,
-    /// Buffers taken back out of return rings (by the owner, or by its drop).
-    pub drained_from_ring: u64,
-    /// Non-owner releases that went to the shared free list instead (owner
-    /// has no ring, was dropped, or its ring was full).
-    pub returned_to_shared: u64,
+    /// The event counters of every owner and of the pool-wide block, summed.
+    pub events: BufferEvents,
     /// Growth steps (regions mapped after `Pool::new`).
     pub grows: u64,
     /// Acquires refused with `ERR_ZEROSOCK_POOL_EXHAUSTED`.
@@ -87,19 +152,15 @@ pub struct ClassStats {
     pub shared_free: usize,
 }
 
-impl ClassStats {
-    pub(crate) fn add_counters(&mut self, c: &Counters) {
-        self.acquired += c.acquired.load(Relaxed);
-        self.released += c.released.load(Relaxed);
-        self.recycled_from_cache += c.recycled_from_cache.load(Relaxed);
-        self.misses += c.misses.load(Relaxed);
-        self.returned_via_ring += c.returned_via_ring.load(Relaxed);
-        self.drained_from_ring += c.drained_from_ring.load(Relaxed);
-        self.returned_to_shared += c.returned_to_shared.load(Relaxed);
+impl std::ops::Deref for ClassStats {
+    type Target = BufferEvents;
+    fn deref(&self) -> &BufferEvents {
+        &self.events
     }
 }
 
-/// A snapshot of the whole pool: totals over all classes, and per class.
+/// A snapshot of the whole pool: totals over all classes, and per class. Its summed
+/// [`BufferEvents`] are read through it (`pool.stats().acquired`).
 ///
 /// Counters of different threads are read one after another, so a snapshot
 /// taken while other threads work is only approximately consistent; once
@@ -110,20 +171,8 @@ pub struct PoolStats {
     pub classes: Vec<ClassStats>,
     /// Live `LocalPool`s that have a return ring.
     pub owners: usize,
-    /// Sum over classes of [`ClassStats::acquired`].
-    pub acquired: u64,
-    /// Sum over classes of [`ClassStats::released`].
-    pub released: u64,
-    /// Sum over classes of [`ClassStats::recycled_from_cache`].
-    pub recycled_from_cache: u64,
-    /// Sum over classes of [`ClassStats::misses`].
-    pub misses: u64,
-    /// Sum over classes of [`ClassStats::returned_via_ring`] (deferred releases).
-    pub returned_via_ring: u64,
-    /// Sum over classes of [`ClassStats::drained_from_ring`].
-    pub drained_from_ring: u64,
-    /// Sum over classes of [`ClassStats::returned_to_shared`].
-    pub returned_to_shared: u64,
+    /// Sum over classes of [`ClassStats::events`].
+    pub events: BufferEvents,
     /// Sum over classes of [`ClassStats::grows`].
     pub grows: u64,
     /// Sum over classes of [`ClassStats::exhausted`].
@@ -137,6 +186,13 @@ pub struct PoolStats {
     pub mapped_bytes: u64,
 }
 
+impl std::ops::Deref for PoolStats {
+    type Target = BufferEvents;
+    fn deref(&self) -> &BufferEvents {
+        &self.events
+    }
+}
+
 impl PoolStats {
     pub(crate) fn from_classes(classes: Vec<ClassStats>, owners: usize) -> PoolStats {
         let mut s = PoolStats {
@@ -144,13 +200,7 @@ impl PoolStats {
             ..PoolStats::default()
         };
         for c in &classes {
-            s.acquired += c.acquired;
-            s.released += c.released;
-            s.recycled_from_cache += c.recycled_from_cache;
-            s.misses += c.misses;
-            s.returned_via_ring += c.returned_via_ring;
-            s.drained_from_ring += c.drained_from_ring;
-            s.returned_to_shared += c.returned_to_shared;
+            s.events.add(&c.events);
             s.grows += c.grows;
             s.exhausted += c.exhausted;
             s.in_use += c.in_use;
@@ -159,55 +209,5 @@ impl PoolStats {
         }
         s.classes = classes;
         s
-    }
-}
-
-/// Counters of one [`LocalPool`](crate::LocalPool) since it was created,
-/// summed over classes. For a local without a return ring
-/// (`owner_id() == None`) these are the pool-wide shared counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LocalStats {
-    /// Successful acquires.
-    pub acquired: u64,
-    /// Successful releases through this local (own and foreign buffers).
-    pub released: u64,
-    /// Acquires served straight from the cache.
-    pub recycled_from_cache: u64,
-    /// Acquires that went to the shared free list.
-    pub misses: u64,
-    /// Releases of other owners' buffers pushed onto their rings.
-    pub returned_via_ring: u64,
-    /// Buffers taken back from this local's own return ring.
-    pub drained_from_ring: u64,
-    /// Releases of other owners' buffers that went to the shared free list.
-    pub returned_to_shared: u64,
-}
-
-impl LocalStats {
-    pub(crate) fn from_block(b: &CounterBlock) -> LocalStats {
-        let mut s = LocalStats::default();
-        for c in b.0.iter() {
-            s.acquired += c.acquired.load(Relaxed);
-            s.released += c.released.load(Relaxed);
-            s.recycled_from_cache += c.recycled_from_cache.load(Relaxed);
-            s.misses += c.misses.load(Relaxed);
-            s.returned_via_ring += c.returned_via_ring.load(Relaxed);
-            s.drained_from_ring += c.drained_from_ring.load(Relaxed);
-            s.returned_to_shared += c.returned_to_shared.load(Relaxed);
-        }
-        s
-    }
-
-    /// Field-wise `self - base` (counters only grow).
-    pub(crate) fn since(self, base: LocalStats) -> LocalStats {
-        LocalStats {
-            acquired: self.acquired - base.acquired,
-            released: self.released - base.released,
-            recycled_from_cache: self.recycled_from_cache - base.recycled_from_cache,
-            misses: self.misses - base.misses,
-            returned_via_ring: self.returned_via_ring - base.returned_via_ring,
-            drained_from_ring: self.drained_from_ring - base.drained_from_ring,
-            returned_to_shared: self.returned_to_shared - base.returned_to_shared,
-        }
     }
 }

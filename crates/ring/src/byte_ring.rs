@@ -1,8 +1,8 @@
-//! Kind-1 SPSC ring of variable-length byte messages (see `LAYOUT.md`).
+//! Kind-1 SPSC ring of variable-length byte messages (see `docs/LAYOUT.md`).
 
 use crate::layout::{self, KIND_BYTES, LEN_PREFIX, WRAP_MARKER};
 use crate::region::Region;
-use crate::spsc::{self, ConsumerCore, ProducerCore};
+use crate::spsc::{self, Consumer, ConsumerCore, Producer, ProducerCore};
 use crate::sync::Arc;
 use crate::RingError;
 
@@ -37,7 +37,7 @@ impl ByteRing {
     /// `ptr` is valid for reads and writes of `len` bytes for as long as the ring or
     /// any half of it lives; nothing else uses the memory as anything but this
     /// ring; across all parties (Rust and JS) there is at most one producer and one
-    /// consumer, and they follow the protocol in `LAYOUT.md` (the header is only
+    /// consumer, and they follow the protocol in `docs/LAYOUT.md` (the header is only
     /// accessed atomically). Rust-side bounds checks make a misbehaving peer unable
     /// to cause accesses outside the region, but data races it causes are its bug.
     #[cfg(not(loom))]
@@ -47,19 +47,9 @@ impl ByteRing {
         capacity: usize,
     ) -> Result<ByteRing, RingError> {
         let capacity = spsc::check_capacity(capacity)?;
-        let base = spsc::check_memory(ptr, len)?;
-        if len < layout::region_len(capacity as usize) {
-            return Err(RingError::BadMemory {
-                reason: "shorter than header + capacity",
-            });
-        }
-        // SAFETY: checked non-null, aligned and long enough; validity and lifetime
-        // are the caller's contract.
-        let region = unsafe { Region::external(base, capacity) };
-        spsc::write_header(&region, KIND_BYTES, 0);
-        Ok(ByteRing {
-            region: Arc::new(region),
-        })
+        // SAFETY: the caller's contract is the one `init_external` needs.
+        let region = unsafe { spsc::init_external(ptr, len, capacity, KIND_BYTES, 0) }?;
+        Ok(ByteRing { region })
     }
 
     /// Attaches to a kind-1 ring already initialised at `ptr` (by Rust or JS),
@@ -74,14 +64,9 @@ impl ByteRing {
     /// Same as [`ByteRing::init_at`].
     #[cfg(not(loom))]
     pub unsafe fn attach(ptr: *mut u8, len: usize) -> Result<ByteRing, RingError> {
-        let base = spsc::check_memory(ptr, len)?;
-        // SAFETY: `len` valid bytes per the caller's contract, at least a header (checked).
-        let (capacity, _) = unsafe { spsc::read_header(base, len, KIND_BYTES) }?;
-        // SAFETY: header validated; `len >= HEADER_LEN + capacity` (checked in read_header).
-        let region = unsafe { Region::external(base, capacity) };
-        Ok(ByteRing {
-            region: Arc::new(region),
-        })
+        // SAFETY: the caller's contract is the one `attach_external` needs.
+        let (region, _) = unsafe { spsc::attach_external(ptr, len, KIND_BYTES) }?;
+        Ok(ByteRing { region })
     }
 
     /// Data capacity in bytes.
@@ -110,11 +95,13 @@ impl ByteRing {
     /// (e.g. JS) plays.
     pub fn split(self) -> (ByteProducer, ByteConsumer) {
         (
-            ByteProducer {
+            Producer {
                 core: ProducerCore::new(Arc::clone(&self.region), 4),
+                framing: Messages,
             },
-            ByteConsumer {
+            Consumer {
                 core: ConsumerCore::new(self.region, 4),
+                framing: Messages,
             },
         )
     }
@@ -128,10 +115,13 @@ impl std::fmt::Debug for ByteRing {
     }
 }
 
+/// The framing of a [`ByteRing`]: variable-length messages, each a `u32` length, the
+/// payload and padding to 4 bytes, with a wrap marker where one does not fit before the end.
+#[derive(Clone, Copy, Debug)]
+pub struct Messages;
+
 /// The producing half of a [`ByteRing`].
-pub struct ByteProducer {
-    core: ProducerCore,
-}
+pub type ByteProducer = Producer<Messages>;
 
 impl ByteProducer {
     /// Data capacity in bytes.
@@ -247,13 +237,6 @@ impl ByteProducer {
     pub fn used_bytes(&mut self) -> Result<usize, RingError> {
         self.core.used().map(|u| u as usize)
     }
-
-    /// Call after pushing: returns true (once per consumer sleep, clearing the
-    /// consumer-waiting flag) when the consumer went to sleep and must be woken,
-    /// e.g. by `Atomics.notify(i32, I32_TAIL)` on the JS side.
-    pub fn should_notify(&self) -> bool {
-        self.core.should_notify()
-    }
 }
 
 /// Where a message sits: payload offset, length and the position after it.
@@ -264,9 +247,7 @@ struct Message {
 }
 
 /// The consuming half of a [`ByteRing`].
-pub struct ByteConsumer {
-    core: ConsumerCore,
-}
+pub type ByteConsumer = Consumer<Messages>;
 
 impl ByteConsumer {
     /// Data capacity in bytes.
@@ -382,27 +363,5 @@ impl ByteConsumer {
             self.core.release(head);
         }
         result.map(|()| n)
-    }
-
-    /// Sleep protocol, step 1: sets the consumer-waiting flag and re-checks.
-    /// `Ok(true)`: the ring is empty; sleep until woken (or until `tail` differs
-    /// from [`ByteConsumer::observed_tail`]) and then call
-    /// [`ByteConsumer::finish_wait`]. `Ok(false)`: data is there; the flag was
-    /// cleared, don't sleep.
-    ///
-    /// # Errors
-    /// [`RingError::Corrupt`] when the peer broke the protocol.
-    pub fn prepare_wait(&mut self) -> Result<bool, RingError> {
-        self.core.prepare_wait()
-    }
-
-    /// Sleep protocol, step 2: clears the consumer-waiting flag after waking.
-    pub fn finish_wait(&self) {
-        self.core.finish_wait()
-    }
-
-    /// The last `tail` value this consumer loaded (what a sleeper waits on changing).
-    pub fn observed_tail(&self) -> u32 {
-        self.core.observed_tail()
     }
 }

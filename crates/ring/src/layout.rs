@@ -1,4 +1,4 @@
-//! The shared-memory layout of the SPSC rings, byte for byte (see `LAYOUT.md`).
+//! The shared-memory layout of the SPSC rings, byte for byte (see `docs/LAYOUT.md`).
 //!
 //! The same numbers are used by the JS side (`Int32Array` + `Atomics`), so they
 //! must never change without bumping [`VERSION`]. All header fields are `u32` in
@@ -27,7 +27,7 @@ pub const OFF_CAPACITY: usize = 12;
 pub const OFF_RECORD_SIZE: usize = 16;
 /// Byte offset of `head`: the consumer position (free-running, wrapping `u32`).
 pub const OFF_HEAD: usize = 128;
-/// Byte offset of the consumer-waiting flag (0 or 1), see `LAYOUT.md`.
+/// Byte offset of the consumer-waiting flag (0 or 1), see `docs/LAYOUT.md`.
 pub const OFF_CONSUMER_WAITING: usize = 132;
 /// Byte offset of `tail`: the producer position (free-running, wrapping `u32`).
 pub const OFF_TAIL: usize = 256;

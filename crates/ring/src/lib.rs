@@ -3,7 +3,7 @@
 //! - [`MpscRing`]: bounded multi-producer ring of `u64` (buffer handles returned
 //!   to their owning thread).
 //! - [`ByteRing`] / [`RecordRing`]: single-producer single-consumer rings over one
-//!   documented shared-memory layout ([`layout`], `LAYOUT.md`) that can live in a
+//!   documented shared-memory layout ([`layout`], `docs/LAYOUT.md`) that can live in a
 //!   Rust allocation or in memory given from outside (a JS `SharedArrayBuffer`,
 //!   pool memory).
 //! - [`relay`]: forwards one byte ring into another on a native thread.
@@ -21,8 +21,9 @@ mod relay;
 mod spsc;
 mod sync;
 
-pub use byte_ring::{ByteConsumer, ByteProducer, ByteRing};
+pub use byte_ring::{ByteConsumer, ByteProducer, ByteRing, Messages};
 pub use error::RingError;
 pub use mpsc::{MpscRing, MPSC_MAX_CAPACITY, MPSC_MIN_CAPACITY};
-pub use record_ring::{Peek, RecordConsumer, RecordProducer, RecordRing, Reservation};
+pub use record_ring::{Peek, RecordConsumer, RecordProducer, RecordRing, Records, Reservation};
 pub use relay::{relay, RelayStats};
+pub use spsc::{Consumer, Producer};

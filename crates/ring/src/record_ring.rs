@@ -1,9 +1,9 @@
-//! Kind-2 SPSC ring of fixed-size records (see `LAYOUT.md`), with zero-copy
+//! Kind-2 SPSC ring of fixed-size records (see `docs/LAYOUT.md`), with zero-copy
 //! batch reserve/commit on the producer and peek/release on the consumer.
 
 use crate::layout::{self, KIND_RECORDS};
 use crate::region::{DataMut, DataRef, Region};
-use crate::spsc::{self, ConsumerCore, ProducerCore};
+use crate::spsc::{self, Consumer, ConsumerCore, Producer, ProducerCore};
 use crate::sync::{Arc, Ordering};
 use crate::RingError;
 
@@ -59,18 +59,10 @@ impl RecordRing {
     ) -> Result<RecordRing, RingError> {
         let capacity = spsc::check_capacity(capacity)?;
         let record_size = check_record_size(capacity, record_size)?;
-        let base = spsc::check_memory(ptr, len)?;
-        if len < layout::region_len(capacity as usize) {
-            return Err(RingError::BadMemory {
-                reason: "shorter than header + capacity",
-            });
-        }
-        // SAFETY: checked non-null, aligned and long enough; validity and lifetime
-        // are the caller's contract.
-        let region = unsafe { Region::external(base, capacity) };
-        spsc::write_header(&region, KIND_RECORDS, record_size);
+        // SAFETY: the caller's contract is the one `init_external` needs.
+        let region = unsafe { spsc::init_external(ptr, len, capacity, KIND_RECORDS, record_size) }?;
         Ok(RecordRing {
-            region: Arc::new(region),
+            region,
             record_size,
         })
     }
@@ -84,13 +76,10 @@ impl RecordRing {
     /// Same contract as [`crate::ByteRing::init_at`].
     #[cfg(not(loom))]
     pub unsafe fn attach(ptr: *mut u8, len: usize) -> Result<RecordRing, RingError> {
-        let base = spsc::check_memory(ptr, len)?;
-        // SAFETY: `len` valid bytes per the caller's contract, at least a header (checked).
-        let (capacity, record_size) = unsafe { spsc::read_header(base, len, KIND_RECORDS) }?;
-        // SAFETY: header validated; `len >= HEADER_LEN + capacity` (checked in read_header).
-        let region = unsafe { Region::external(base, capacity) };
+        // SAFETY: the caller's contract is the one `attach_external` needs.
+        let (region, record_size) = unsafe { spsc::attach_external(ptr, len, KIND_RECORDS) }?;
         Ok(RecordRing {
-            region: Arc::new(region),
+            region,
             record_size,
         })
     }
@@ -125,13 +114,13 @@ impl RecordRing {
     pub fn split(self) -> (RecordProducer, RecordConsumer) {
         let rs = self.record_size;
         (
-            RecordProducer {
+            Producer {
                 core: ProducerCore::new(Arc::clone(&self.region), rs),
-                record_size: rs,
+                framing: Records { record_size: rs },
             },
-            RecordConsumer {
+            Consumer {
                 core: ConsumerCore::new(self.region, rs),
-                record_size: rs,
+                framing: Records { record_size: rs },
             },
         )
     }
@@ -146,27 +135,31 @@ impl std::fmt::Debug for RecordRing {
     }
 }
 
-/// The producing half of a [`RecordRing`].
-pub struct RecordProducer {
-    core: ProducerCore,
+/// The framing of a [`RecordRing`]: records of one size, back to back, none straddling the
+/// end of the data area.
+#[derive(Clone, Copy, Debug)]
+pub struct Records {
     record_size: u32,
 }
+
+/// The producing half of a [`RecordRing`].
+pub type RecordProducer = Producer<Records>;
 
 impl RecordProducer {
     /// Size of one record in bytes.
     pub fn record_size(&self) -> usize {
-        self.record_size as usize
+        self.framing.record_size as usize
     }
 
     /// Number of records the ring holds.
     pub fn slots(&self) -> usize {
-        (self.core.capacity() / self.record_size) as usize
+        (self.core.capacity() / self.framing.record_size) as usize
     }
 
     /// Free contiguous span after position `tail`: (data offset, records, max n).
     fn span(&mut self, tail: u32, n: usize) -> Result<(u32, u32), RingError> {
         let cap = self.core.capacity();
-        let rs = self.record_size;
+        let rs = self.framing.record_size;
         let off = tail & (cap - 1);
         let want = (n.min(self.slots()) as u32 * rs).min(cap - off);
         let free = self.core.free_from(tail, want)?;
@@ -182,7 +175,7 @@ impl RecordProducer {
     pub fn reserve(&mut self, n: usize) -> Result<Reservation<'_>, RingError> {
         let tail = self.core.tail;
         let (off, k) = self.span(tail, n)?;
-        let rs = self.record_size;
+        let rs = self.framing.record_size;
         let ProducerCore { region, tail, .. } = &mut self.core;
         let region: &Region = region;
         // SAFETY: `[tail, tail + k * rs)` is free (checked against head) and not yet
@@ -202,9 +195,9 @@ impl RecordProducer {
     /// [`RingError::RecordSize`] unless `record.len() == record_size`;
     /// [`RingError::Corrupt`] when the peer broke the protocol.
     pub fn push(&mut self, record: &[u8]) -> Result<bool, RingError> {
-        if record.len() != self.record_size as usize {
+        if record.len() != self.framing.record_size as usize {
             return Err(RingError::RecordSize {
-                expected: self.record_size as usize,
+                expected: self.framing.record_size as usize,
                 got: record.len(),
             });
         }
@@ -224,7 +217,7 @@ impl RecordProducer {
     /// [`RingError::RecordSize`] unless `records.len()` is a multiple of the
     /// record size; [`RingError::Corrupt`] when the peer broke the protocol.
     pub fn push_batch(&mut self, records: &[u8]) -> Result<usize, RingError> {
-        let rs = self.record_size as usize;
+        let rs = self.framing.record_size as usize;
         if !records.len().is_multiple_of(rs) {
             return Err(RingError::RecordSize {
                 expected: rs,
@@ -246,7 +239,7 @@ impl RecordProducer {
             let bytes = &records[done * rs..(done + k as usize) * rs];
             // SAFETY: the span is free (checked against head) and unpublished.
             unsafe { self.core.region.write_bytes(off, bytes) };
-            tail = tail.wrapping_add(k * self.record_size);
+            tail = tail.wrapping_add(k * self.framing.record_size);
             done += k as usize;
         }
         if done > 0 {
@@ -260,12 +253,7 @@ impl RecordProducer {
     /// # Errors
     /// [`RingError::Corrupt`] when the peer broke the protocol.
     pub fn used_records(&mut self) -> Result<usize, RingError> {
-        Ok((self.core.used()? / self.record_size) as usize)
-    }
-
-    /// As [`crate::ByteProducer::should_notify`].
-    pub fn should_notify(&self) -> bool {
-        self.core.should_notify()
+        Ok((self.core.used()? / self.framing.record_size) as usize)
     }
 }
 
@@ -324,24 +312,21 @@ impl Reservation<'_> {
 }
 
 /// The consuming half of a [`RecordRing`].
-pub struct RecordConsumer {
-    core: ConsumerCore,
-    record_size: u32,
-}
+pub type RecordConsumer = Consumer<Records>;
 
 impl RecordConsumer {
     /// Size of one record in bytes.
     pub fn record_size(&self) -> usize {
-        self.record_size as usize
+        self.framing.record_size as usize
     }
 
     /// Readable contiguous span at position `head`: (data offset, records), at most `max`.
     fn span(&mut self, head: u32, max: usize) -> Result<(u32, u32), RingError> {
         let cap = self.core.capacity();
         let off = head & (cap - 1);
-        let max = max.min((cap / self.record_size) as usize) as u32;
-        let want = (max * self.record_size).min(cap - off);
-        let avail = self.core.available_from(head, want)?.min(want) / self.record_size;
+        let max = max.min((cap / self.framing.record_size) as usize) as u32;
+        let want = (max * self.framing.record_size).min(cap - off);
+        let avail = self.core.available_from(head, want)?.min(want) / self.framing.record_size;
         Ok((off, avail))
     }
 
@@ -354,7 +339,7 @@ impl RecordConsumer {
     pub fn peek(&mut self, max: usize) -> Result<Peek<'_>, RingError> {
         let head = self.core.head;
         let (off, k) = self.span(head, max)?;
-        let rs = self.record_size;
+        let rs = self.framing.record_size;
         let ConsumerCore { region, head, .. } = &mut self.core;
         let region: &Region = region;
         // SAFETY: published (Acquire on tail) and not released: the producer leaves
@@ -401,7 +386,7 @@ impl RecordConsumer {
     /// # Errors
     /// [`RingError::Corrupt`] when the peer broke the protocol.
     pub fn pop_many(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> Result<usize, RingError> {
-        let rs = self.record_size as usize;
+        let rs = self.framing.record_size as usize;
         let mut head = self.core.head;
         let mut done = 0;
         for _ in 0..2 {
@@ -417,31 +402,13 @@ impl RecordConsumer {
                 let data = unsafe { self.core.region.bytes(off, k as usize * rs) };
                 data.chunks_exact(rs).for_each(&mut f);
             }
-            head = head.wrapping_add(k * self.record_size);
+            head = head.wrapping_add(k * self.framing.record_size);
             done += k as usize;
         }
         if done > 0 {
             self.core.release(head);
         }
         Ok(done)
-    }
-
-    /// As [`crate::ByteConsumer::prepare_wait`].
-    ///
-    /// # Errors
-    /// [`RingError::Corrupt`] when the peer broke the protocol.
-    pub fn prepare_wait(&mut self) -> Result<bool, RingError> {
-        self.core.prepare_wait()
-    }
-
-    /// As [`crate::ByteConsumer::finish_wait`].
-    pub fn finish_wait(&self) {
-        self.core.finish_wait()
-    }
-
-    /// As [`crate::ByteConsumer::observed_tail`].
-    pub fn observed_tail(&self) -> u32 {
-        self.core.observed_tail()
     }
 }
 

@@ -1,6 +1,7 @@
-//! What byte and record rings share: header setup/validation, and the producer and
+//! What byte and record rings share: header setup/validation, the producer and
 //! consumer position bookkeeping with the Acquire/Release hand-over and the
-//! consumer-waiting protocol.
+//! consumer-waiting protocol, and the two halves ([`Producer`], [`Consumer`]) whose
+//! framing — byte messages or fixed records — is their type parameter.
 
 use crate::layout;
 use crate::region::Region;
@@ -130,6 +131,51 @@ pub(crate) unsafe fn read_header(
         return bad("head/tail");
     }
     Ok((capacity, record_size))
+}
+
+/// Writes a fresh header for a ring of `kind` over external memory and returns its region
+/// (the capacity and record size already checked by the caller).
+///
+/// # Safety
+/// As [`ByteRing::init_at`](crate::ByteRing::init_at).
+#[cfg(not(loom))]
+pub(crate) unsafe fn init_external(
+    ptr: *mut u8,
+    len: usize,
+    capacity: u32,
+    kind: u32,
+    record_size: u32,
+) -> Result<Arc<Region>, RingError> {
+    let base = check_memory(ptr, len)?;
+    if len < layout::region_len(capacity as usize) {
+        return Err(RingError::BadMemory {
+            reason: "shorter than header + capacity",
+        });
+    }
+    // SAFETY: checked non-null, aligned and long enough; validity and lifetime
+    // are the caller's contract.
+    let region = unsafe { Region::external(base, capacity) };
+    write_header(&region, kind, record_size);
+    Ok(Arc::new(region))
+}
+
+/// Attaches to a ring of `kind` already initialised in external memory. Returns its region
+/// and record size.
+///
+/// # Safety
+/// As [`ByteRing::init_at`](crate::ByteRing::init_at).
+#[cfg(not(loom))]
+pub(crate) unsafe fn attach_external(
+    ptr: *mut u8,
+    len: usize,
+    kind: u32,
+) -> Result<(Arc<Region>, u32), RingError> {
+    let base = check_memory(ptr, len)?;
+    // SAFETY: `len` valid bytes per the caller's contract, at least a header (checked).
+    let (capacity, record_size) = unsafe { read_header(base, len, kind) }?;
+    // SAFETY: header validated; `len >= HEADER_LEN + capacity` (checked in read_header).
+    let region = unsafe { Region::external(base, capacity) };
+    Ok((Arc::new(region), record_size))
 }
 
 /// Producer-side positions: owns `tail`, caches the last seen `head`.
@@ -305,5 +351,56 @@ impl ConsumerCore {
     /// `Atomics.wait(i32, I32_TAIL, value)`).
     pub(crate) fn observed_tail(&self) -> u32 {
         self.tail
+    }
+}
+
+/// The producing half of a ring. `F` is how the ring frames its data:
+/// [`Messages`](crate::Messages) ([`ByteProducer`](crate::ByteProducer)) or
+/// [`Records`](crate::Records) ([`RecordProducer`](crate::RecordProducer)); the push
+/// methods are those of the framing, the wake-up side of the sleep protocol is shared.
+pub struct Producer<F> {
+    pub(crate) core: ProducerCore,
+    pub(crate) framing: F,
+}
+
+impl<F> Producer<F> {
+    /// Call after pushing: returns true (once per consumer sleep, clearing the
+    /// consumer-waiting flag) when the consumer went to sleep and must be woken,
+    /// e.g. by `Atomics.notify(i32, I32_TAIL)` on the JS side.
+    pub fn should_notify(&self) -> bool {
+        self.core.should_notify()
+    }
+}
+
+/// The consuming half of a ring. `F` is how the ring frames its data:
+/// [`Messages`](crate::Messages) ([`ByteConsumer`](crate::ByteConsumer)) or
+/// [`Records`](crate::Records) ([`RecordConsumer`](crate::RecordConsumer)); the pop
+/// methods are those of the framing, the sleep protocol is shared.
+pub struct Consumer<F> {
+    pub(crate) core: ConsumerCore,
+    pub(crate) framing: F,
+}
+
+impl<F> Consumer<F> {
+    /// Sleep protocol, step 1: sets the consumer-waiting flag and re-checks.
+    /// `Ok(true)`: the ring is empty; sleep until woken (or until `tail` differs
+    /// from [`Consumer::observed_tail`]) and then call
+    /// [`Consumer::finish_wait`]. `Ok(false)`: data is there; the flag was
+    /// cleared, don't sleep.
+    ///
+    /// # Errors
+    /// [`RingError::Corrupt`] when the peer broke the protocol.
+    pub fn prepare_wait(&mut self) -> Result<bool, RingError> {
+        self.core.prepare_wait()
+    }
+
+    /// Sleep protocol, step 2: clears the consumer-waiting flag after waking.
+    pub fn finish_wait(&self) {
+        self.core.finish_wait()
+    }
+
+    /// The last `tail` value this consumer loaded (what a sleeper waits on changing).
+    pub fn observed_tail(&self) -> u32 {
+        self.core.observed_tail()
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::buffers::{Buffers, LARGE};
 use crate::error::SysError;
-use io_uring::types::BufRingEntry;
-use io_uring::IoUring;
+use ::io_uring::types::BufRingEntry;
+use ::io_uring::IoUring;
 use std::sync::atomic::{AtomicU16, Ordering};
 use zerosock_pool::BufHandle;
 

@@ -5,7 +5,7 @@ use crate::backend::{EpollBackend, UringBackend};
 use crate::backend_choice::BackendKind;
 use crate::busy_poll::SpinEnd;
 use crate::config::EngineConfig;
-use crate::core::{Backend, Core};
+use crate::core::{Backend, BufRange, Core};
 use crate::debt::SubmitDebt;
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
@@ -135,9 +135,10 @@ impl Engine {
         offset: u32,
         len: u32,
     ) -> Result<(), EngineError> {
+        let range = BufRange { buf, offset, len };
         match &mut self.imp {
-            Imp::Uring(c) => c.send(id, buf, offset, len),
-            Imp::Epoll(c) => c.send(id, buf, offset, len),
+            Imp::Uring(c) => c.send(id, range),
+            Imp::Epoll(c) => c.send(id, range),
         }
     }
 
@@ -168,9 +169,10 @@ impl Engine {
         offset: u32,
         len: u32,
     ) -> Result<u32, EngineError> {
+        let range = BufRange { buf, offset, len };
         match &mut self.imp {
-            Imp::Uring(c) => c.send_zerocopy(id, buf, offset, len),
-            Imp::Epoll(c) => c.send_zerocopy(id, buf, offset, len),
+            Imp::Uring(c) => c.send_zerocopy(id, range),
+            Imp::Epoll(c) => c.send_zerocopy(id, range),
         }
     }
 
@@ -327,8 +329,8 @@ impl Engine {
     /// Like [`poll`](Engine::poll) but blocks up to `timeout` for at least one event.
     pub fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
         match &mut self.imp {
-            Imp::Uring(c) => UringBackend::wait(c, timeout, out),
-            Imp::Epoll(c) => EpollBackend::wait(c, timeout, out),
+            Imp::Uring(c) => c.wait(timeout, out),
+            Imp::Epoll(c) => c.wait(timeout, out),
         }
     }
 

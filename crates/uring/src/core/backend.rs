@@ -115,8 +115,8 @@ pub(crate) trait Backend: Sized {
     fn submit_and_collect(core: &mut Core<Self>, out: &mut Vec<Event>) -> Result<usize, SysError>;
     /// `Engine::poll`.
     fn poll(core: &mut Core<Self>, out: &mut Vec<Event>, max: usize) -> usize;
-    /// `Engine::wait`.
-    fn wait(core: &mut Core<Self>, timeout: Duration, out: &mut Vec<Event>) -> usize;
+    /// One step of `Engine::wait`: polls, blocking at most until `deadline` for an event.
+    fn poll_until(core: &mut Core<Self>, out: &mut Vec<Event>, deadline: Instant) -> usize;
     /// Whether a `poll()` now would find something (cheap; used by busy polling).
     fn work_visible(core: &mut Core<Self>) -> bool;
     /// Kernel requests queued and not yet submitted (for `SubmitDebt::sqes`).

@@ -18,7 +18,7 @@ mod turn;
 pub(crate) mod zerocopy;
 
 pub(crate) use backend::Backend;
-pub(crate) use send::{sock_mut, writable};
+pub(crate) use send::{sock_mut, writable, BufRange};
 pub(crate) use sock::{Kind, Sock, State, WriteShut};
 
 use crate::buffers::Buffers;

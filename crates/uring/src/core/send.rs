@@ -42,23 +42,28 @@ pub(crate) fn writable<X>(
     Ok(s)
 }
 
-/// The address of `offset` in pool buffer `buf`, checking that `offset + len` fits.
-/// Errors: `Pool` (stale handle), `InvalidArgument` (past the end).
-pub(crate) fn checked_range(
-    bufs: &Buffers,
-    buf: BufHandle,
-    offset: u32,
-    len: u32,
-) -> Result<*const u8, EngineError> {
-    let cap = bufs.size_of_class(buf.class());
-    let base = bufs.ptr(buf)?;
-    if offset as usize + len as usize > cap {
-        return Err(EngineError::InvalidArgument(
-            "offset + len is past the buffer's end",
-        ));
+/// `len` bytes at `offset` of pool buffer `buf`: what `send` and `send_zerocopy` take.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct BufRange {
+    pub buf: BufHandle,
+    pub offset: u32,
+    pub len: u32,
+}
+
+impl BufRange {
+    /// The address of the range's first byte, checking that the range fits the buffer.
+    /// Errors: `Pool` (stale handle), `InvalidArgument` (past the end).
+    pub fn start(&self, bufs: &Buffers) -> Result<*const u8, EngineError> {
+        let cap = bufs.size_of_class(self.buf.class());
+        let base = bufs.ptr(self.buf)?;
+        if self.offset as usize + self.len as usize > cap {
+            return Err(EngineError::InvalidArgument(
+                "offset + len is past the buffer's end",
+            ));
+        }
+        // SAFETY: offset + len <= the buffer's size, checked above.
+        Ok(unsafe { base.add(self.offset as usize) })
     }
-    // SAFETY: offset + len <= the buffer's size, checked above.
-    Ok(unsafe { base.add(offset as usize) })
 }
 
 /// One non-blocking send(2) of `data` (MSG_DONTWAIT | MSG_NOSIGNAL); returns the bytes the
@@ -88,22 +93,16 @@ impl<B: Backend> Core<B> {
         }
     }
 
-    /// Queues `len` bytes at `offset` of pool buffer `buf`. On success the engine owns `buf`
-    /// (an empty send releases it at once); on error the caller still does.
-    pub fn send(
-        &mut self,
-        id: SocketId,
-        buf: BufHandle,
-        offset: u32,
-        len: u32,
-    ) -> Result<(), EngineError> {
-        let ptr = checked_range(&self.bufs, buf, offset, len)?;
+    /// Queues the bytes of `range`. On success the engine owns its buffer (an empty send
+    /// releases it at once); on error the caller still does.
+    pub fn send(&mut self, id: SocketId, range: BufRange) -> Result<(), EngineError> {
+        let ptr = range.start(&self.bufs)?;
         let s = writable(&mut self.socks, id)?;
-        if len == 0 {
-            self.bufs.release(buf);
+        if range.len == 0 {
+            self.bufs.release(range.buf);
             return Ok(());
         }
-        s.sendq.push(buf, ptr.cast_mut(), len);
+        s.sendq.push(range.buf, ptr.cast_mut(), range.len);
         self.mark_dirty(id);
         Ok(())
     }

@@ -4,6 +4,7 @@
 
 use super::{Backend, Core};
 use crate::event::Event;
+use std::time::{Duration, Instant};
 
 impl<B: Backend> Core<B> {
     /// Start of `submit()`: events a direct send left in `pending` get their wake-up now.
@@ -44,5 +45,16 @@ impl<B: Backend> Core<B> {
             self.stats.empty_polls += 1;
         }
         out.len() - start
+    }
+
+    /// `Engine::wait`: polls until at least one event came or `timeout` passed.
+    pub fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = B::poll_until(self, out, deadline);
+            if n > 0 || Instant::now() >= deadline {
+                return n;
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use crate::slab::SocketId;
 use crate::sys;
 
 /// Reads per socket per poll before others get a turn.
-pub(super) const READ_BUDGET: u32 = 16;
+const READ_BUDGET: u32 = 16;
 /// Accepts per listener per poll.
 const ACCEPT_BUDGET: u32 = 128;
 
@@ -166,51 +166,75 @@ impl Core<EpollBackend> {
 
     /// Reads up to a budget; true if the socket may have more (budget used up).
     fn read_some(&mut self, id: SocketId, out: &mut Vec<Event>, start: usize, max: usize) -> bool {
-        if self.socks.get(id).is_some_and(|s| s.be.zc_window.is_some()) {
-            return self.read_some_zc(id, out, start, max);
-        }
+        let mapped = self.socks.get(id).is_some_and(|s| s.be.zc_window.is_some());
         for _ in 0..READ_BUDGET {
             if out.len() - start >= max {
                 return true;
             }
-            let Some(s) = self.socks.get_mut(id) else {
-                return false;
-            };
-            if !s.can_read() {
+            if !self.socks.get(id).is_some_and(|s| s.can_read()) {
                 return false;
             }
-            let fd = s.fd;
-            let Ok((h, ptr)) = self.bufs.acquire(LARGE) else {
-                self.starve(id);
-                return false;
+            let more = if mapped {
+                self.read_mapped(id, out)
+            } else {
+                self.read_plain(id, out)
             };
-            let cap = self.bufs.large_size;
-            // SAFETY: `ptr` is a buffer of `cap` bytes we own.
-            let rc = unsafe { libc::recv(fd, ptr.cast(), cap, 0) };
-            self.stats.read_calls += 1;
-            if rc > 0 {
-                let len = rc as usize;
-                if !self.deliver_data(id, (h, ptr), len, out) {
-                    self.bufs.release(h);
-                }
-                let s = self.socks.get_mut(id).expect("still there");
-                if len < cap && !s.be.rdhup {
-                    s.be.readable = false;
-                    return false;
-                }
-                continue;
-            }
-            self.bufs.release(h);
-            if !self.read_ended(id, rc, out) {
+            if !more {
                 return false;
             }
         }
         true
     }
 
+    /// One read into a large buffer; true if more may be there (a short read without the
+    /// peer's FIN used up the edge).
+    fn read_plain(&mut self, id: SocketId, out: &mut Vec<Event>) -> bool {
+        let Some(len) = self.plain_read(id, out, usize::MAX) else {
+            return false;
+        };
+        let short = len > 0 && len < self.bufs.large_size;
+        let s = self.socks.get_mut(id).expect("still there");
+        if short && !s.be.rdhup {
+            s.be.readable = false;
+            return false;
+        }
+        true
+    }
+
+    /// One plain recv of at most `limit` bytes into a large buffer: `Some(bytes delivered)`
+    /// (0 after EINTR), or `None` when reading stopped (EOF, EAGAIN, an error, no buffer).
+    pub(super) fn plain_read(
+        &mut self,
+        id: SocketId,
+        out: &mut Vec<Event>,
+        limit: usize,
+    ) -> Option<usize> {
+        let Ok((h, ptr)) = self.bufs.acquire(LARGE) else {
+            self.starve(id);
+            return None;
+        };
+        let Some(s) = self.socks.get(id) else {
+            self.bufs.release(h);
+            return None;
+        };
+        let want = self.bufs.large_size.min(limit);
+        // SAFETY: `ptr` is a buffer of at least `want` bytes we own.
+        let rc = unsafe { libc::recv(s.fd, ptr.cast(), want, 0) };
+        self.stats.read_calls += 1;
+        if rc > 0 {
+            let len = rc as usize;
+            if !self.deliver_data(id, (h, ptr), len, out) {
+                self.bufs.release(h);
+            }
+            return Some(len);
+        }
+        self.bufs.release(h);
+        self.read_ended(id, rc, out).then_some(0)
+    }
+
     /// A recv that returned `rc <= 0`: EOF, EAGAIN or an error ends reading (false); EINTR
     /// lets the caller try again (true).
-    pub(super) fn read_ended(&mut self, id: SocketId, rc: isize, out: &mut Vec<Event>) -> bool {
+    fn read_ended(&mut self, id: SocketId, rc: isize, out: &mut Vec<Event>) -> bool {
         let e = if rc == 0 { 0 } else { errno() };
         let Some(s) = self.socks.get_mut(id) else {
             return false;

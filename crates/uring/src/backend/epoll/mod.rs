@@ -372,8 +372,11 @@ impl Backend for EpollBackend {
         core.poll_inner(out, max, 0)
     }
 
-    fn wait(core: &mut Core<Self>, timeout: Duration, out: &mut Vec<Event>) -> usize {
-        core.wait(timeout, out)
+    /// One poll whose epoll_wait blocks (when idle) up to the time left, in ms.
+    fn poll_until(core: &mut Core<Self>, out: &mut Vec<Event>, deadline: Instant) -> usize {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        core.poll_inner(out, usize::MAX, ms.max(if left.is_zero() { 0 } else { 1 }))
     }
 
     /// One poll(2) of the epoll fd.

@@ -4,22 +4,8 @@
 use super::EpollBackend;
 use crate::core::{Backend, Core};
 use crate::event::Event;
-use std::time::{Duration, Instant};
 
 impl Core<EpollBackend> {
-    /// `Engine::wait`: polls with the time left until at least one event came.
-    pub(super) fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ms = left.as_millis().min(i32::MAX as u128) as i32;
-            let n = self.poll_inner(out, usize::MAX, ms.max(if left.is_zero() { 0 } else { 1 }));
-            if n > 0 || Instant::now() >= deadline {
-                return n;
-            }
-        }
-    }
-
     /// One poll; epoll_wait blocks up to `timeout_ms` when nothing else is there.
     pub(super) fn poll_inner(
         &mut self,

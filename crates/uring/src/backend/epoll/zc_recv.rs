@@ -2,7 +2,6 @@
 //! socket's receive window plus a copy buffer, then a plain read of what neither took; the
 //! windows' lifetimes (open, lend, release, retire with the socket).
 
-use super::events::READ_BUDGET;
 use super::recv_window::{self, RecvWindow, CHUNK_LEN};
 use super::{EpollBackend, EpollSock};
 use crate::buffers::LARGE;
@@ -114,95 +113,74 @@ impl Core<EpollBackend> {
         Ok(())
     }
 
-    /// `read_some` for a socket with a receive window: TCP_ZEROCOPY_RECEIVE into a free chunk
+    /// One read of a socket with a receive window: TCP_ZEROCOPY_RECEIVE into a free chunk
     /// plus a copy buffer, then a plain read of what neither took. True if more may be there.
-    pub(super) fn read_some_zc(
-        &mut self,
-        id: SocketId,
-        out: &mut Vec<Event>,
-        start: usize,
-        max: usize,
-    ) -> bool {
-        for _ in 0..READ_BUDGET {
-            if out.len() - start >= max {
-                return true;
+    pub(super) fn read_mapped(&mut self, id: SocketId, out: &mut Vec<Event>) -> bool {
+        let Some(s) = self.socks.get(id) else {
+            return false;
+        };
+        let (fd, Some(wid)) = (s.fd, s.be.zc_window) else {
+            return false;
+        };
+        let Some((h, copybuf)) = self.copy_buffer(id) else {
+            return false;
+        };
+        let chunk = self.be.windows.get_mut(wid).and_then(|w| w.take_chunk());
+        let Some((chunk, addr)) = chunk else {
+            // Every chunk is lent: read by copy this time.
+            self.bufs.release(h);
+            return self.plain_read(id, out, usize::MAX).is_some();
+        };
+        let cap = self.bufs.large_size;
+        // SAFETY: `addr` is a clean chunk of the socket's own window; `copybuf` is a pool
+        // buffer of `cap` bytes we own.
+        let r = unsafe { recv_window::receive(fd, addr, CHUNK_LEN, copybuf, cap) };
+        self.stats.zc_recv_calls += 1;
+        self.stats.other_syscalls += 1;
+        let r = match r {
+            Ok(r) if r.err != 0 => {
+                self.give_back(wid, chunk, h);
+                self.fail(id, SysError::new(r.err, "read"), out);
+                return false;
             }
-            let Some(s) = self.socks.get_mut(id) else {
-                return false;
-            };
-            if !s.can_read() {
-                return false;
+            Ok(r) if r.mapped + r.copied + r.skip > 0 => r,
+            _ => {
+                // Nothing (or EIO: the peer finished): a plain read settles it — EOF,
+                // EAGAIN, an error, or bytes that raced in.
+                self.give_back(wid, chunk, h);
+                return self.plain_read(id, out, usize::MAX).is_some();
             }
-            let (fd, Some(wid)) = (s.fd, s.be.zc_window) else {
-                return false;
-            };
-            let Some((h, copybuf)) = self.copy_buffer(id) else {
-                return false;
-            };
-            let chunk = self.be.windows.get_mut(wid).and_then(|w| w.take_chunk());
-            let Some((chunk, addr)) = chunk else {
-                // Every chunk is lent: read by copy this time.
-                self.bufs.release(h);
-                match self.plain_read(id, out, usize::MAX) {
-                    ReadOutcome::More => continue,
-                    ReadOutcome::Done => return false,
-                }
-            };
-            let cap = self.bufs.large_size;
-            // SAFETY: `addr` is a clean chunk of the socket's own window; `copybuf` is a pool
-            // buffer of `cap` bytes we own.
-            let r = unsafe { recv_window::receive(fd, addr, CHUNK_LEN, copybuf, cap) };
-            self.stats.zc_recv_calls += 1;
-            self.stats.other_syscalls += 1;
-            let r = match r {
-                Ok(r) if r.err != 0 => {
-                    self.give_back(wid, chunk, h);
-                    self.fail(id, SysError::new(r.err, "read"), out);
-                    return false;
-                }
-                Ok(r) if r.mapped + r.copied + r.skip > 0 => r,
-                _ => {
-                    // Nothing (or EIO: the peer finished): a plain read settles it — EOF,
-                    // EAGAIN, an error, or bytes that raced in.
-                    self.give_back(wid, chunk, h);
-                    match self.plain_read(id, out, usize::MAX) {
-                        ReadOutcome::More => continue,
-                        ReadOutcome::Done => return false,
-                    }
-                }
-            };
-            if r.mapped > 0 {
-                if let Some(w) = self.be.windows.get_mut(wid) {
-                    w.lend(chunk);
-                }
-                self.stats.recv_mapped_bytes += u64::from(r.mapped);
-                self.stats.bytes_in += u64::from(r.mapped);
-                self.stats.recv_events += 1;
-                out.push(Event::Mapped {
-                    socket: id,
-                    window: wid,
-                    chunk,
-                    len: r.mapped,
-                });
-            } else if let Some(w) = self.be.windows.get_mut(wid) {
-                w.untake_chunk(chunk);
+        };
+        if r.mapped > 0 {
+            if let Some(w) = self.be.windows.get_mut(wid) {
+                w.lend(chunk);
             }
-            if r.copied > 0 {
-                if !self.deliver_data(id, (h, copybuf), r.copied as usize, out) {
-                    self.bufs.release(h);
-                }
-            } else {
+            self.stats.recv_mapped_bytes += u64::from(r.mapped);
+            self.stats.bytes_in += u64::from(r.mapped);
+            self.stats.recv_events += 1;
+            out.push(Event::Mapped {
+                socket: id,
+                window: wid,
+                chunk,
+                len: r.mapped,
+            });
+        } else if let Some(w) = self.be.windows.get_mut(wid) {
+            w.untake_chunk(chunk);
+        }
+        if r.copied > 0 {
+            if !self.deliver_data(id, (h, copybuf), r.copied as usize, out) {
                 self.bufs.release(h);
             }
-            if r.skip > 0 && matches!(self.plain_read(id, out, r.skip as usize), ReadOutcome::Done)
-            {
-                return false;
-            }
-            let s = self.socks.get_mut(id).expect("still there");
-            if r.inq == 0 && r.skip == 0 && !s.be.rdhup {
-                s.be.readable = false;
-                return false;
-            }
+        } else {
+            self.bufs.release(h);
+        }
+        if r.skip > 0 && self.plain_read(id, out, r.skip as usize).is_none() {
+            return false;
+        }
+        let s = self.socks.get_mut(id).expect("still there");
+        if r.inq == 0 && r.skip == 0 && !s.be.rdhup {
+            s.be.readable = false;
+            return false;
         }
         true
     }
@@ -222,40 +200,4 @@ impl Core<EpollBackend> {
         }
         self.bufs.release(h);
     }
-
-    /// One plain recv of at most `limit` bytes into a large buffer.
-    fn plain_read(&mut self, id: SocketId, out: &mut Vec<Event>, limit: usize) -> ReadOutcome {
-        let Some((h, ptr)) = self.copy_buffer(id) else {
-            return ReadOutcome::Done;
-        };
-        let Some(s) = self.socks.get_mut(id) else {
-            self.bufs.release(h);
-            return ReadOutcome::Done;
-        };
-        let want = self.bufs.large_size.min(limit);
-        // SAFETY: `ptr` is a buffer of at least `want` bytes we own.
-        let rc = unsafe { libc::recv(s.fd, ptr.cast(), want, 0) };
-        self.stats.read_calls += 1;
-        if rc > 0 {
-            let len = rc as usize;
-            if !self.deliver_data(id, (h, ptr), len, out) {
-                self.bufs.release(h);
-            }
-            return ReadOutcome::More;
-        }
-        self.bufs.release(h);
-        if self.read_ended(id, rc, out) {
-            ReadOutcome::More
-        } else {
-            ReadOutcome::Done
-        }
-    }
-}
-
-/// What a plain read found.
-enum ReadOutcome {
-    /// Bytes were delivered (or EINTR): try again.
-    More,
-    /// EOF, EAGAIN, error, or no buffer: stop.
-    Done,
 }

@@ -177,14 +177,7 @@ impl Core<UringBackend> {
         s.be.send_inflight = false;
         if res >= 0 {
             s.sendq.consume(res as usize, &mut self.bufs);
-            self.stats.bytes_out += res as u64;
-            self.stats.send_ops += 1;
-            if s.state != State::Closing {
-                out.push(Event::Sent {
-                    socket: id,
-                    bytes: res as u64,
-                });
-            }
+            self.sent(id, res as u64, out);
             self.kick_send(id);
         } else if -res != libc::ECANCELED {
             self.fail(id, SysError::new(-res, "write"), out);

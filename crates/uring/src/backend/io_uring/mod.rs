@@ -453,8 +453,15 @@ impl Backend for UringBackend {
         core.poll_inner(out, max, None)
     }
 
-    fn wait(core: &mut Core<Self>, timeout: Duration, out: &mut Vec<Event>) -> usize {
-        core.wait(timeout, out)
+    /// A poll that does not block; if it found nothing, one that waits in the kernel up to
+    /// `deadline`.
+    fn poll_until(core: &mut Core<Self>, out: &mut Vec<Event>, deadline: Instant) -> usize {
+        let n = core.poll_inner(out, usize::MAX, None);
+        let now = Instant::now();
+        if n > 0 || now >= deadline {
+            return n;
+        }
+        core.poll_inner(out, usize::MAX, Some(deadline - now))
     }
 
     /// No system call: ring memory says it.

@@ -74,25 +74,8 @@ impl Core<UringBackend> {
         }
     }
 
-    /// `Engine::wait`: polls, then blocks in the kernel up to the time left.
-    pub(super) fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let n = self.poll_inner(out, usize::MAX, None);
-            if n > 0 {
-                return n;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return 0;
-            }
-            let n = self.poll_inner(out, usize::MAX, Some(deadline - now));
-            if n > 0 || Instant::now() >= deadline {
-                return n;
-            }
-        }
-    }
-
+    /// One poll that may block in the kernel (`block`: up to that long, only when it found
+    /// nothing and no CQE waits).
     pub(super) fn poll_inner(
         &mut self,
         out: &mut Vec<Event>,

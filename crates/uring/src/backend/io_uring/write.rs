@@ -5,6 +5,7 @@
 use super::userdata::{encode, Op};
 use super::UringBackend;
 use crate::core::{Core, State, WriteShut};
+use crate::event::Event;
 use crate::slab::SocketId;
 use ::io_uring::{opcode, types};
 
@@ -59,5 +60,18 @@ impl Core<UringBackend> {
         s.be.send_inflight = true;
         s.be.inflight += 1;
         self.be.ring.push(sqe.user_data(encode(Op::Send, id)));
+    }
+
+    /// A send of `bytes` completed: counts it and reports `Sent` (nothing after `close()`).
+    pub(super) fn sent(&mut self, id: SocketId, bytes: u64, out: &mut Vec<Event>) {
+        self.stats.bytes_out += bytes;
+        self.stats.send_ops += 1;
+        if self
+            .socks
+            .get(id)
+            .is_some_and(|s| s.state != State::Closing)
+        {
+            out.push(Event::Sent { socket: id, bytes });
+        }
     }
 }

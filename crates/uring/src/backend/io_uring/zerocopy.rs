@@ -9,7 +9,7 @@
 
 use super::userdata::{encode, encode_zc, key24, Op};
 use super::UringBackend;
-use crate::core::{Core, State};
+use crate::core::Core;
 use crate::error::SysError;
 use crate::event::Event;
 use crate::slab::SocketId;
@@ -89,14 +89,7 @@ impl Core<UringBackend> {
             t.resolve(key, true, touched, more, &mut self.bufs);
         }
         if res >= 0 {
-            self.stats.bytes_out += res as u64;
-            self.stats.send_ops += 1;
-            if s.state != State::Closing {
-                out.push(Event::Sent {
-                    socket: id,
-                    bytes: res as u64,
-                });
-            }
+            self.sent(id, res as u64, out);
             self.note_zc_done(id);
             self.kick_send(id);
         } else {

@@ -5,7 +5,7 @@
 
 pub(crate) mod tracker;
 
-use super::{writable, Backend, Core, State};
+use super::{writable, Backend, BufRange, Core, State};
 use crate::error::EngineError;
 use crate::event::Event;
 use crate::slab::SocketId;
@@ -63,16 +63,10 @@ impl<B: Backend> Core<B> {
         Ok(send_id)
     }
 
-    /// `send_zerocopy_src` of a range of pool buffer `buf`.
-    pub fn send_zerocopy(
-        &mut self,
-        id: SocketId,
-        buf: BufHandle,
-        offset: u32,
-        len: u32,
-    ) -> Result<u32, EngineError> {
-        let ptr = super::send::checked_range(&self.bufs, buf, offset, len)?;
-        self.send_zerocopy_src(id, Some(buf), ptr, len)
+    /// `send_zerocopy_src` of a range of a pool buffer (which the engine then owns).
+    pub fn send_zerocopy(&mut self, id: SocketId, range: BufRange) -> Result<u32, EngineError> {
+        let ptr = range.start(&self.bufs)?;
+        self.send_zerocopy_src(id, Some(range.buf), ptr, range.len)
     }
 
     /// Puts socket `id` on the list to report if its tracker has finished sends.

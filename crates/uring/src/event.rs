@@ -1,7 +1,7 @@
 //! What `poll()` reports, and the engine's counters.
 
+use crate::core::slab::SocketId;
 use crate::error::SysError;
-use crate::slab::SocketId;
 use zerosock_pool::BufHandle;
 
 /// One thing that happened, reported by `Engine::poll` / `Engine::wait`.

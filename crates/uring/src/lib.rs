@@ -16,7 +16,6 @@
 
 mod backend;
 pub mod backend_choice;
-mod buffers;
 mod busy_poll;
 mod config;
 mod core;
@@ -25,13 +24,12 @@ mod engine;
 mod error;
 mod event;
 pub mod probe;
-mod sendq;
-mod slab;
 mod sys;
 
+pub use crate::core::buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
+pub use crate::core::slab::SocketId;
 pub use backend::epoll::recv_window::MappedMemory;
 pub use backend_choice::{BackendChoice, BackendKind};
-pub use buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
 pub use busy_poll::{BusyPoll, SpinEnd};
 pub use config::EngineConfig;
 pub use debt::SubmitDebt;
@@ -39,6 +37,5 @@ pub use engine::Engine;
 pub use error::{errno_name, EngineError, SysError};
 pub use event::{EngineStats, Event};
 pub use probe::{probe, Features, IoUringInfo, ProbeReport};
-pub use slab::SocketId;
 pub use sys::open_fd_count;
 pub use zerosock_pool::{BufHandle, Pool, PoolConfig};

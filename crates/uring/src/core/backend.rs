@@ -14,11 +14,11 @@
 
 use super::{Core, Sock};
 use crate::backend::epoll::recv_window::MappedMemory;
-use crate::buffers::Buffers;
 use crate::config::EngineConfig;
+use crate::core::buffers::Buffers;
+use crate::core::slab::SocketId;
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
-use crate::slab::SocketId;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};

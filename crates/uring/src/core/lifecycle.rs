@@ -2,10 +2,10 @@
 //! failure, close, and listeners stalled by descriptor exhaustion.
 
 use super::{sock_mut, Backend, Core, Kind, Sock, State};
-use crate::buffers::Buffers;
+use crate::core::buffers::Buffers;
+use crate::core::slab::SocketId;
 use crate::error::{EngineError, SysError};
 use crate::event::Event;
-use crate::slab::SocketId;
 use crate::sys;
 use std::collections::VecDeque;
 use std::net::SocketAddr;

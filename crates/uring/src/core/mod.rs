@@ -2,6 +2,7 @@
 //! written once; a [`Backend`] adds what depends on the kernel interface.
 //!
 //! - `backend.rs`: the [`Backend`] contract.
+//! - `buffers.rs`, `sendq.rs`, `slab.rs`: pool access, a socket's send queue, the socket table.
 //! - `sock.rs`: [`Sock`], one socket (shared fields plus the backend's part).
 //! - `lifecycle.rs`: listen, connect, accept, fail, close, stalled accepts.
 //! - `send.rs`: queueing sends, the direct `send(2)`, shutdown, the dirty list.
@@ -10,9 +11,12 @@
 //! - `zerocopy/`: zerocopy sends (tracker, reports) and closes that wait for the kernel.
 
 mod backend;
+pub(crate) mod buffers;
 mod lifecycle;
 mod recv;
 mod send;
+pub(crate) mod sendq;
+pub(crate) mod slab;
 mod sock;
 mod turn;
 pub(crate) mod zerocopy;
@@ -21,11 +25,11 @@ pub(crate) use backend::Backend;
 pub(crate) use send::{sock_mut, writable, BufRange};
 pub(crate) use sock::{Kind, Sock, State, WriteShut};
 
-use crate::buffers::Buffers;
 use crate::config::EngineConfig;
+use crate::core::buffers::Buffers;
+use crate::core::slab::{Slab, SocketId};
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
-use crate::slab::{Slab, SocketId};
 use crate::sys;
 use crate::SubmitDebt;
 use std::collections::VecDeque;

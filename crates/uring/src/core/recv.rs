@@ -2,10 +2,10 @@
 //! starved of buffers, pause / resume, buffers given back.
 
 use super::{sock_mut, Backend, Core, Kind};
-use crate::buffers::{Buffers, SMALL};
+use crate::core::buffers::{Buffers, SMALL};
+use crate::core::slab::SocketId;
 use crate::error::EngineError;
 use crate::event::Event;
-use crate::slab::SocketId;
 use zerosock_pool::BufHandle;
 
 /// If `len < threshold`, copies the `len` bytes at `src` into a fresh small buffer and

@@ -3,10 +3,10 @@
 //! (epoll) or SEND SQEs (io_uring) at submit time.
 
 use super::{Backend, Core, Kind, Sock, State, WriteShut};
-use crate::buffers::Buffers;
+use crate::core::buffers::Buffers;
+use crate::core::slab::{Slab, SocketId};
 use crate::error::EngineError;
 use crate::event::Event;
-use crate::slab::{Slab, SocketId};
 use std::os::fd::RawFd;
 use zerosock_pool::BufHandle;
 

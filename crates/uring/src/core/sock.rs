@@ -1,8 +1,8 @@
 //! [`Sock`]: what the engine knows of one socket — the fields both backends keep, plus the
 //! backend's own part `X` ([`Backend::Sock`](super::Backend::Sock)).
 
+use crate::core::sendq::SendQueue;
 use crate::core::zerocopy::tracker::ZcTracker;
-use crate::sendq::SendQueue;
 use std::os::fd::RawFd;
 
 /// Socket role.

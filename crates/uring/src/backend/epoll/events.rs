@@ -3,11 +3,11 @@
 //! listeners, reads on streams.
 
 use super::{errno, EpollBackend, TIMER_TOKEN, WAKE_TOKEN};
-use crate::buffers::LARGE;
+use crate::core::buffers::LARGE;
+use crate::core::slab::SocketId;
 use crate::core::{Core, Kind, State, WriteShut};
 use crate::error::SysError;
 use crate::event::Event;
-use crate::slab::SocketId;
 use crate::sys;
 
 /// Reads per socket per poll before others get a turn.

@@ -3,10 +3,10 @@
 //! is writable; a wanted FIN follows an emptied queue.
 
 use super::{errno, EpollBackend};
+use crate::core::slab::SocketId;
 use crate::core::{Core, State, WriteShut};
 use crate::error::SysError;
 use crate::event::Event;
-use crate::slab::SocketId;
 
 impl Core<EpollBackend> {
     /// Writes every dirty queue; returns the number of write calls.

@@ -4,11 +4,11 @@
 
 use super::recv_window::{self, RecvWindow, CHUNK_LEN};
 use super::{EpollBackend, EpollSock};
-use crate::buffers::LARGE;
+use crate::core::buffers::LARGE;
+use crate::core::slab::SocketId;
 use crate::core::{sock_mut, Core, Kind, Sock};
 use crate::error::{EngineError, SysError};
 use crate::event::Event;
-use crate::slab::SocketId;
 use crate::sys;
 use std::os::fd::RawFd;
 use zerosock_pool::BufHandle;

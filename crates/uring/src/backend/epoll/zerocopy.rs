@@ -3,8 +3,8 @@
 //! deadlines.
 
 use super::{errqueue, EpollBackend, TIMER_TOKEN};
+use crate::core::slab::SocketId;
 use crate::core::{Core, State};
-use crate::slab::SocketId;
 use crate::sys;
 use std::time::Instant;
 

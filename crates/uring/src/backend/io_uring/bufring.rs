@@ -2,7 +2,7 @@
 //! kernel picks from for multishot receives. `bid` names a slot of our table that says which
 //! pool buffer is there.
 
-use crate::buffers::{Buffers, LARGE};
+use crate::core::buffers::{Buffers, LARGE};
 use crate::error::SysError;
 use ::io_uring::types::BufRingEntry;
 use ::io_uring::IoUring;

@@ -3,10 +3,10 @@
 
 use super::userdata::{decode, Op};
 use super::UringBackend;
+use crate::core::slab::SocketId;
 use crate::core::{Backend, Core, State};
 use crate::error::SysError;
 use crate::event::Event;
-use crate::slab::SocketId;
 use crate::sys;
 use ::io_uring::cqueue;
 

@@ -5,6 +5,7 @@
 //! - `mod.rs`: the backend state, its socket part and the [`Backend`] implementation.
 //! - `poll.rs`: submit and poll (the turn), muting the eventfd while we reap, teardown.
 //! - `events.rs`: what completions report: accepts, receives, sends, connects, closes.
+//! - `sockets.rs`: arming accept / receive, the buffer ring refill, cancel and close.
 //! - `write.rs`: dirty queues turned into SEND / SENDMSG SQEs, FINs.
 //! - `zerocopy.rs`: SEND_ZC / SENDMSG_ZC and their notifications, the close timer.
 //! - `ring.rs`: the ring (checked SQE push, enter, CQE draining).
@@ -15,18 +16,19 @@ mod bufring;
 mod events;
 mod poll;
 mod ring;
+mod sockets;
 mod userdata;
 mod write;
 mod zerocopy;
 
 use crate::backend::epoll::recv_window::MappedMemory;
-use crate::buffers::Buffers;
 use crate::config::EngineConfig;
+use crate::core::buffers::Buffers;
+use crate::core::sendq::MAX_IOVECS;
+use crate::core::slab::SocketId;
 use crate::core::{Backend, Core, Kind, Sock, State};
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
-use crate::sendq::MAX_IOVECS;
-use crate::slab::SocketId;
 use crate::sys::{self, RawAddr};
 use ::io_uring::{opcode, types};
 use bufring::{BufRing, BGID};
@@ -109,96 +111,6 @@ fn ring_fd_notifies(defer_taskrun: bool) -> bool {
         return false;
     }
     !defer_taskrun
-}
-
-impl Core<UringBackend> {
-    fn arm_accept(&mut self, id: SocketId) {
-        let Some(s) = self.socks.get_mut(id) else {
-            return;
-        };
-        if s.state != State::Open || s.be.recv_armed {
-            return;
-        }
-        s.be.inflight += 1;
-        s.be.recv_armed = true;
-        let sqe = opcode::AcceptMulti::new(types::Fd(s.fd))
-            .flags(libc::SOCK_CLOEXEC)
-            .build()
-            .user_data(encode(Op::Accept, id));
-        self.be.ring.push(sqe);
-    }
-
-    fn arm_recv(&mut self, id: SocketId) {
-        let Some(s) = self.socks.get_mut(id) else {
-            return;
-        };
-        if s.be.recv_armed || !s.wants_recv() {
-            return;
-        }
-        s.be.recv_armed = true;
-        s.be.inflight += 1;
-        let sqe = opcode::RecvMulti::new(types::Fd(s.fd), BGID)
-            .build()
-            .user_data(encode(Op::Recv, id));
-        self.be.ring.push(sqe);
-    }
-
-    /// Refills the buffer ring from the pool; re-arms receives that ran out of buffers.
-    fn refill_and_rearm(&mut self) {
-        if self.be.bring.empty_slots() > 0 && self.be.bring.refill(&mut self.bufs) > 0 {
-            self.be.bring.publish();
-        }
-        if self.be.bring.fresh > 0 && !self.starved.is_empty() {
-            self.be.bring.fresh = 0;
-            for id in std::mem::take(&mut self.starved) {
-                if let Some(s) = self.socks.get_mut(id) {
-                    s.starved = false;
-                }
-                self.arm_recv(id);
-            }
-        }
-    }
-
-    /// Cancels every operation of socket `id` (its descriptor stays open).
-    fn cancel_all(&mut self, id: SocketId) {
-        let Some(s) = self.socks.get_mut(id) else {
-            return;
-        };
-        s.be.inflight += 1;
-        let sqe = opcode::AsyncCancel2::new(types::CancelBuilder::fd(types::Fd(s.fd)).all())
-            .build()
-            .user_data(encode(Op::CancelAll, id));
-        self.be.ring.push(sqe);
-    }
-
-    /// Everything on the socket completed: free its queue and close the descriptor.
-    fn push_close(&mut self, id: SocketId) {
-        let Some(s) = self.socks.get_mut(id) else {
-            return;
-        };
-        if s.be.close_sent {
-            return;
-        }
-        s.be.close_sent = true;
-        let dropped = s.sendq.clear(&mut self.bufs);
-        if let Some(t) = s.zc.as_mut() {
-            t.abort(&dropped, &mut self.bufs);
-        }
-        s.be.inflight += 1;
-        let sqe = opcode::Close::new(types::Fd(s.fd))
-            .build()
-            .user_data(encode(Op::Close, id));
-        self.be.ring.push(sqe);
-    }
-}
-
-/// Gives back the buffers of the `Data` events in `evs` (a socket's held events).
-fn release_data(bufs: &mut Buffers, evs: &mut VecDeque<Event>) {
-    for ev in evs.drain(..) {
-        if let Event::Data { buf, .. } = ev {
-            bufs.release(buf);
-        }
-    }
 }
 
 impl Backend for UringBackend {
@@ -311,7 +223,7 @@ impl Backend for UringBackend {
         };
         s.state = State::Closing;
         let holds = s.zc.as_ref().is_some_and(|t| t.kernel_holds());
-        release_data(&mut core.bufs, &mut s.be.held);
+        sockets::release_data(&mut core.bufs, &mut s.be.held);
         let inflight = s.be.inflight > 0;
         if holds {
             core.close_after_zerocopy(id);
@@ -482,7 +394,7 @@ impl Backend for UringBackend {
             sys::close_fd(s.fd);
         }
         if clean {
-            release_data(&mut core.bufs, &mut s.be.held);
+            sockets::release_data(&mut core.bufs, &mut s.be.held);
         }
     }
 

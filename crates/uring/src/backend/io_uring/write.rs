@@ -4,9 +4,9 @@
 
 use super::userdata::{encode, Op};
 use super::UringBackend;
+use crate::core::slab::SocketId;
 use crate::core::{Core, State, WriteShut};
 use crate::event::Event;
-use crate::slab::SocketId;
 use ::io_uring::{opcode, types};
 
 impl Core<UringBackend> {

@@ -9,10 +9,10 @@
 
 use super::userdata::{encode, encode_zc, key24, Op};
 use super::UringBackend;
+use crate::core::slab::SocketId;
 use crate::core::Core;
 use crate::error::SysError;
 use crate::event::Event;
-use crate::slab::SocketId;
 use ::io_uring::{cqueue, opcode, types};
 use std::time::Instant;
 

@@ -6,9 +6,9 @@
 pub(crate) mod tracker;
 
 use super::{writable, Backend, BufRange, Core, State};
+use crate::core::slab::SocketId;
 use crate::error::EngineError;
 use crate::event::Event;
-use crate::slab::SocketId;
 use std::time::{Duration, Instant};
 use zerosock_pool::BufHandle;
 

@@ -347,10 +347,7 @@ impl Engine {
         let start = std::time::Instant::now();
         let mut next_other = start + OTHER_EVERY;
         let end = loop {
-            if match &mut self.imp {
-                Imp::Uring(c) => UringBackend::work_visible(c),
-                Imp::Epoll(c) => EpollBackend::work_visible(c),
-            } {
+            if self.work_visible() {
                 self.busy_poll_hits += 1;
                 break SpinEnd::Work;
             }
@@ -369,6 +366,14 @@ impl Engine {
         };
         self.busy_poll_ns += start.elapsed().as_nanos() as u64;
         end
+    }
+
+    /// Whether a `poll()` now would find something (see `busy_wait`).
+    fn work_visible(&mut self) -> bool {
+        match &mut self.imp {
+            Imp::Uring(c) => UringBackend::work_visible(c),
+            Imp::Epoll(c) => EpollBackend::work_visible(c),
+        }
     }
 
     /// Counters since start.

@@ -11,6 +11,11 @@
 //! Functions take the whole engine (`core: &mut Core<Self>`) so a backend can use the shared
 //! state and its own (`core.be`) in one borrow. Every call is resolved at compile time: the
 //! engine is `Core<EpollBackend>` or `Core<UringBackend>`, never a trait object.
+//!
+//! A feature both backends serve (a socket option, a kind of send, a new event) goes in three
+//! places: what does not depend on the kernel interface in `core/`, a function here for what
+//! does, and its two implementations in `backend/epoll/` and `backend/io_uring/`, each in the
+//! file of the same job (`poll.rs`, `events.rs`, `write.rs`, `sockets.rs`, `zerocopy.rs`).
 
 use super::{Core, Sock};
 use crate::backend::epoll::recv_window::MappedMemory;

@@ -251,11 +251,11 @@ impl Backend for EpollBackend {
         id: SocketId,
         on: bool,
     ) -> Result<bool, EngineError> {
-        core.set_zerocopy_receive(id, on)
+        core.switch_mapped_receive(id, on)
     }
 
     fn release_mapped(core: &mut Core<Self>, window: u32, chunk: u32) -> Result<(), EngineError> {
-        core.release_mapped(window, chunk)
+        core.release_chunk(window, chunk)
     }
 
     fn mapped_chunk(
@@ -276,7 +276,7 @@ impl Backend for EpollBackend {
     }
 
     fn arm_zc_timer(core: &mut Core<Self>, now: Instant) {
-        core.arm_zc_timer(now);
+        core.arm_close_timer(now);
     }
 
     fn wake(core: &mut Core<Self>) {

@@ -16,7 +16,7 @@ use zerosock_pool::BufHandle;
 impl Core<EpollBackend> {
     /// Turns zerocopy receive on or off for a socket (or, on a listener, for the connections
     /// it accepts from now on). Returns whether the mapped path is active.
-    pub(super) fn set_zerocopy_receive(
+    pub(super) fn switch_mapped_receive(
         &mut self,
         id: SocketId,
         on: bool,
@@ -91,7 +91,7 @@ impl Core<EpollBackend> {
 
     /// Gives back a chunk reported in `Event::Mapped`.
     /// Errors: `InvalidArgument` for a window or chunk that is not lent.
-    pub(super) fn release_mapped(&mut self, window: u32, chunk: u32) -> Result<(), EngineError> {
+    pub(super) fn release_chunk(&mut self, window: u32, chunk: u32) -> Result<(), EngineError> {
         let win = self
             .be
             .windows

@@ -39,13 +39,13 @@ impl Core<EpollBackend> {
         } else if !s.zc.as_ref().is_some_and(|t| t.kernel_holds()) {
             self.finish_close(id);
             self.zc_closing.retain(|c| c.0 != id);
-            self.arm_zc_timer(Instant::now());
+            self.arm_close_timer(Instant::now());
         }
         true
     }
 
     /// Arms the timer for the next zerocopy close deadline (a timerfd in the epoll set).
-    pub(super) fn arm_zc_timer(&mut self, now: Instant) {
+    pub(super) fn arm_close_timer(&mut self, now: Instant) {
         let Some(at) = self.next_zc_deadline() else {
             if self.be.zc_timer >= 0 {
                 // Nothing waits: give the descriptor back (made again on the next such close).

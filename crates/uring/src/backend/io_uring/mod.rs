@@ -324,7 +324,7 @@ impl Backend for UringBackend {
     fn zc_aborted(_core: &mut Core<Self>, _id: SocketId) {}
 
     fn arm_zc_timer(core: &mut Core<Self>, now: Instant) {
-        core.arm_zc_timer(now);
+        core.arm_close_timer(now);
     }
 
     /// Makes the notify fd readable so the owner calls `poll()` again.

@@ -101,7 +101,7 @@ impl Core<UringBackend> {
     }
 
     /// Arms a Timeout SQE for the next close deadline (one at a time).
-    pub(super) fn arm_zc_timer(&mut self, now: Instant) {
+    pub(super) fn arm_close_timer(&mut self, now: Instant) {
         if self.be.zc_timer.is_some() {
             return;
         }

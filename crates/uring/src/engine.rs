@@ -1,23 +1,24 @@
 //! [`Engine`]: the public face over the two backends.
 
+use crate::backend::epoll::recv_window::MappedMemory;
+use crate::backend::{EpollBackend, UringBackend};
 use crate::backend_choice::BackendKind;
 use crate::busy_poll::SpinEnd;
 use crate::config::EngineConfig;
+use crate::core::slab::SocketId;
+use crate::core::{Backend, BufRange, Core};
 use crate::debt::SubmitDebt;
-use crate::epoll::EpollEngine;
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
-use crate::slab::SocketId;
-use crate::uring::UringEngine;
-use crate::zerocopy::recv::MappedMemory;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::Duration;
 use zerosock_pool::BufHandle;
 
+/// The engine on the backend it was built with (one match per call; no trait object).
 enum Imp {
-    Uring(Box<UringEngine>),
-    Epoll(Box<EpollEngine>),
+    Uring(Box<Core<UringBackend>>),
+    Epoll(Box<Core<EpollBackend>>),
 }
 
 /// A single-threaded TCP engine: one per thread (it is neither `Send` nor `Sync`).
@@ -32,21 +33,6 @@ pub struct Engine {
     busy_poll_yields: u64,
 }
 
-macro_rules! dispatch {
-    ($self:expr, $e:ident => $body:expr) => {
-        match &$self.imp {
-            Imp::Uring($e) => $body,
-            Imp::Epoll($e) => $body,
-        }
-    };
-    (mut $self:expr, $e:ident => $body:expr) => {
-        match &mut $self.imp {
-            Imp::Uring($e) => $body,
-            Imp::Epoll($e) => $body,
-        }
-    };
-}
-
 impl Engine {
     /// Builds an engine on `cfg.backend`.
     ///
@@ -55,8 +41,8 @@ impl Engine {
     /// failures.
     pub fn new(cfg: EngineConfig) -> Result<Engine, EngineError> {
         let imp = match cfg.backend {
-            BackendKind::IoUring => Imp::Uring(Box::new(UringEngine::new(&cfg)?)),
-            BackendKind::Epoll => Imp::Epoll(Box::new(EpollEngine::new(&cfg)?)),
+            BackendKind::IoUring => Imp::Uring(Box::new(Core::new(&cfg)?)),
+            BackendKind::Epoll => Imp::Epoll(Box::new(Core::new(&cfg)?)),
         };
         Ok(Engine {
             imp,
@@ -78,13 +64,19 @@ impl Engine {
     /// A descriptor that is readable (level-triggered) whenever [`poll`](Engine::poll) has
     /// work: the ring's eventfd (io_uring) or the epoll fd. `poll()` clears it.
     pub fn notify_fd(&self) -> RawFd {
-        dispatch!(self, e => e.notify_fd())
+        match &self.imp {
+            Imp::Uring(c) => c.be.notify_fd(),
+            Imp::Epoll(c) => c.be.notify_fd(),
+        }
     }
 
     /// How the backend runs, for logs and `probe()`: e.g. "io_uring
     /// single_issuer+defer_taskrun+taskrun_flag, notify: ring fd".
     pub fn describe(&self) -> String {
-        dispatch!(self, e => e.describe())
+        match &self.imp {
+            Imp::Uring(c) => c.be.describe(),
+            Imp::Epoll(c) => c.be.describe(),
+        }
     }
 
     /// Listens on `addr` (IPv4 or IPv6; SO_REUSEADDR always, SO_REUSEPORT on request).
@@ -97,7 +89,10 @@ impl Engine {
         backlog: u32,
         reuse_port: bool,
     ) -> Result<SocketId, SysError> {
-        dispatch!(mut self, e => e.listen(addr, backlog, reuse_port))
+        match &mut self.imp {
+            Imp::Uring(c) => c.listen(addr, backlog, reuse_port),
+            Imp::Epoll(c) => c.listen(addr, backlog, reuse_port),
+        }
     }
 
     /// Starts connecting; completes with [`Event::Connected`] or [`Event::Error`] (syscall
@@ -105,17 +100,26 @@ impl Engine {
     ///
     /// Errors: only immediate failures (e.g. "socket" EMFILE).
     pub fn connect(&mut self, addr: SocketAddr) -> Result<SocketId, SysError> {
-        dispatch!(mut self, e => e.connect(addr))
+        match &mut self.imp {
+            Imp::Uring(c) => c.connect(addr),
+            Imp::Epoll(c) => c.connect(addr),
+        }
     }
 
     /// getsockname(2) of a socket. Errors: `BadSocket`, `Sys`.
     pub fn local_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
-        dispatch!(self, e => e.local_addr(id))
+        match &self.imp {
+            Imp::Uring(c) => c.address(id, false),
+            Imp::Epoll(c) => c.address(id, false),
+        }
     }
 
     /// getpeername(2) of a socket. Errors: `BadSocket`, `Sys` (ENOTCONN).
     pub fn peer_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
-        dispatch!(self, e => e.peer_addr(id))
+        match &self.imp {
+            Imp::Uring(c) => c.address(id, true),
+            Imp::Epoll(c) => c.address(id, true),
+        }
     }
 
     /// Queues `len` bytes at `offset` of pool buffer `buf`. On success the engine owns `buf` and
@@ -131,7 +135,11 @@ impl Engine {
         offset: u32,
         len: u32,
     ) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.send(id, buf, offset, len))
+        let range = BufRange { buf, offset, len };
+        match &mut self.imp {
+            Imp::Uring(c) => c.send(id, range),
+            Imp::Epoll(c) => c.send(id, range),
+        }
     }
 
     /// Copies `data` into pool buffers (appending to the last queued copy buffer while it has
@@ -141,7 +149,10 @@ impl Engine {
     /// fd by the next `submit()`. Errors as [`send`](Engine::send), plus `Pool` when the pool is
     /// exhausted (what was copied before stays queued).
     pub fn send_copy(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.send_copy(id, data))
+        match &mut self.imp {
+            Imp::Uring(c) => c.send_copy(id, data),
+            Imp::Epoll(c) => c.send_copy(id, data),
+        }
     }
 
     /// Queues a zerocopy send of `len` bytes at `offset` of pool buffer `buf`, in order with
@@ -158,7 +169,11 @@ impl Engine {
         offset: u32,
         len: u32,
     ) -> Result<u32, EngineError> {
-        dispatch!(mut self, e => e.send_zerocopy(id, buf, offset, len))
+        let range = BufRange { buf, offset, len };
+        match &mut self.imp {
+            Imp::Uring(c) => c.send_zerocopy(id, range),
+            Imp::Epoll(c) => c.send_zerocopy(id, range),
+        }
     }
 
     /// Like [`send_zerocopy`](Engine::send_zerocopy) for memory the caller pins itself.
@@ -173,7 +188,10 @@ impl Engine {
         ptr: *const u8,
         len: u32,
     ) -> Result<u32, EngineError> {
-        dispatch!(mut self, e => e.send_zerocopy_src(id, None, ptr, len))
+        match &mut self.imp {
+            Imp::Uring(c) => c.send_zerocopy_src(id, None, ptr, len),
+            Imp::Epoll(c) => c.send_zerocopy_src(id, None, ptr, len),
+        }
     }
 
     /// Turns zerocopy receive (TCP_ZEROCOPY_RECEIVE) on or off for a socket, or for the
@@ -185,7 +203,10 @@ impl Engine {
     ///
     /// Errors: `BadSocket`, `SocketClosed`.
     pub fn set_zerocopy_receive(&mut self, id: SocketId, on: bool) -> Result<bool, EngineError> {
-        dispatch!(mut self, e => e.set_zerocopy_receive(id, on))
+        match &mut self.imp {
+            Imp::Uring(c) => UringBackend::set_zerocopy_receive(c, id, on),
+            Imp::Epoll(c) => EpollBackend::set_zerocopy_receive(c, id, on),
+        }
     }
 
     /// Gives back chunk `chunk` of receive window `window` (from [`Event::Mapped`]). Every
@@ -193,14 +214,20 @@ impl Engine {
     ///
     /// Errors: `InvalidArgument` for a chunk that is not lent.
     pub fn release_mapped(&mut self, window: u32, chunk: u32) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.release_mapped(window, chunk))
+        match &mut self.imp {
+            Imp::Uring(c) => UringBackend::release_mapped(c, window, chunk),
+            Imp::Epoll(c) => EpollBackend::release_mapped(c, window, chunk),
+        }
     }
 
     /// Where the bytes of a lent chunk are (read-only memory), plus a handle that keeps the
     /// address range reserved while it lives (give one to anything that may outlive the
     /// release, e.g. a JS `ArrayBuffer`). `None` if the chunk is not lent.
     pub fn mapped_chunk(&self, window: u32, chunk: u32) -> Option<(*const u8, MappedMemory)> {
-        dispatch!(self, e => e.mapped_chunk(window, chunk))
+        match &self.imp {
+            Imp::Uring(c) => UringBackend::mapped_chunk(c, window, chunk),
+            Imp::Epoll(c) => EpollBackend::mapped_chunk(c, window, chunk),
+        }
     }
 
     /// What this engine holds that only [`submit`](Engine::submit) (or a poll) hands to the
@@ -208,40 +235,61 @@ impl Engine {
     /// nothing wakes the loop for that work. Empty right after `submit()`,
     /// `submit_and_collect()` or `poll()`.
     pub fn debt(&mut self) -> SubmitDebt {
-        dispatch!(mut self, e => e.debt())
+        match &mut self.imp {
+            Imp::Uring(c) => c.debt(),
+            Imp::Epoll(c) => c.debt(),
+        }
     }
 
     /// Bytes queued and not yet handed to the kernel (0 for unknown ids).
     pub fn queued_bytes(&self, id: SocketId) -> usize {
-        dispatch!(self, e => e.queued_bytes(id))
+        match &self.imp {
+            Imp::Uring(c) => c.queued_bytes(id),
+            Imp::Epoll(c) => c.queued_bytes(id),
+        }
     }
 
     /// Sends FIN once everything queued has been sent; later sends fail with `SocketClosed`.
     pub fn shutdown_write(&mut self, id: SocketId) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.shutdown_write(id))
+        match &mut self.imp {
+            Imp::Uring(c) => c.shutdown_write(id),
+            Imp::Epoll(c) => c.shutdown_write(id),
+        }
     }
 
     /// Closes the socket at once (queued data is dropped): in-flight operations are cancelled,
     /// buffers are released after the kernel let go, then [`Event::Closed`] is reported and
     /// the id becomes stale. No other event of this socket follows the call.
     pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.close(id))
+        match &mut self.imp {
+            Imp::Uring(c) => c.close(id),
+            Imp::Epoll(c) => c.close(id),
+        }
     }
 
     /// Stops `Data`/`Eof` events of the socket until [`resume_recv`](Engine::resume_recv).
     pub fn pause_recv(&mut self, id: SocketId) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.pause_recv(id))
+        match &mut self.imp {
+            Imp::Uring(c) => c.pause_recv(id),
+            Imp::Epoll(c) => c.pause_recv(id),
+        }
     }
 
     /// Restarts receiving after [`pause_recv`](Engine::pause_recv).
     pub fn resume_recv(&mut self, id: SocketId) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.resume_recv(id))
+        match &mut self.imp {
+            Imp::Uring(c) => c.resume_recv(id),
+            Imp::Epoll(c) => c.resume_recv(id),
+        }
     }
 
     /// Gives back a buffer received in [`Event::Data`].
     /// Errors: `Pool` (already released / stale handle).
     pub fn release_recv(&mut self, h: BufHandle) -> Result<(), EngineError> {
-        dispatch!(mut self, e => e.release_recv(h))
+        match &mut self.imp {
+            Imp::Uring(c) => c.release_recv(h),
+            Imp::Epoll(c) => c.release_recv(h),
+        }
     }
 
     /// Hands everything queued since the last call to the kernel: one io_uring_enter
@@ -250,7 +298,10 @@ impl Engine {
     /// writes are kept for the next `poll()` and the notify fd is woken for them (an eventfd
     /// write and read); [`submit_and_collect`](Engine::submit_and_collect) avoids that.
     pub fn submit(&mut self) -> Result<usize, SysError> {
-        dispatch!(mut self, e => e.submit())
+        match &mut self.imp {
+            Imp::Uring(c) => UringBackend::submit(c),
+            Imp::Epoll(c) => EpollBackend::submit(c),
+        }
     }
 
     /// [`submit`](Engine::submit) plus whatever completed without waiting, appended to `out`
@@ -259,19 +310,28 @@ impl Engine {
     /// calls this at the end of each tick saves the wake-up `submit()` may cost. Submitting
     /// may take a second io_uring_enter when completions queued follow-up work (a partial send).
     pub fn submit_and_collect(&mut self, out: &mut Vec<Event>) -> Result<usize, SysError> {
-        dispatch!(mut self, e => e.submit_and_collect(out))
+        match &mut self.imp {
+            Imp::Uring(c) => UringBackend::submit_and_collect(c, out),
+            Imp::Epoll(c) => EpollBackend::submit_and_collect(c, out),
+        }
     }
 
     /// Non-blocking: submits pending work, reaps completions / ready sockets and appends up to
     /// `max` events to `out`. Returns the number appended. Clears the notify fd (and sets it
     /// again if work is left over).
     pub fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> usize {
-        dispatch!(mut self, e => e.poll(out, max))
+        match &mut self.imp {
+            Imp::Uring(c) => UringBackend::poll(c, out, max),
+            Imp::Epoll(c) => EpollBackend::poll(c, out, max),
+        }
     }
 
     /// Like [`poll`](Engine::poll) but blocks up to `timeout` for at least one event.
     pub fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
-        dispatch!(mut self, e => e.wait(timeout, out))
+        match &mut self.imp {
+            Imp::Uring(c) => c.wait(timeout, out),
+            Imp::Epoll(c) => c.wait(timeout, out),
+        }
     }
 
     /// Spins — without sleeping — up to `budget` until [`poll`](Engine::poll) would find
@@ -287,7 +347,7 @@ impl Engine {
         let start = std::time::Instant::now();
         let mut next_other = start + OTHER_EVERY;
         let end = loop {
-            if dispatch!(mut self, e => e.work_visible()) {
+            if self.work_visible() {
                 self.busy_poll_hits += 1;
                 break SpinEnd::Work;
             }
@@ -308,9 +368,20 @@ impl Engine {
         end
     }
 
+    /// Whether a `poll()` now would find something (see `busy_wait`).
+    fn work_visible(&mut self) -> bool {
+        match &mut self.imp {
+            Imp::Uring(c) => UringBackend::work_visible(c),
+            Imp::Epoll(c) => EpollBackend::work_visible(c),
+        }
+    }
+
     /// Counters since start.
     pub fn stats(&self) -> EngineStats {
-        let mut s = dispatch!(self, e => e.stats());
+        let mut s = match &self.imp {
+            Imp::Uring(c) => c.stats(),
+            Imp::Epoll(c) => c.stats(),
+        };
         s.busy_polls = self.busy_polls;
         s.busy_poll_hits = self.busy_poll_hits;
         s.busy_poll_spun_us = self.busy_poll_ns / 1000;

@@ -1,7 +1,7 @@
 //! What `poll()` reports, and the engine's counters.
 
+use crate::core::slab::SocketId;
 use crate::error::SysError;
-use crate::slab::SocketId;
 use zerosock_pool::BufHandle;
 
 /// One thing that happened, reported by `Engine::poll` / `Engine::wait`.
@@ -107,6 +107,8 @@ impl Event {
     }
 }
 
+/// Counters of one engine since it started ([`Engine::stats`](crate::Engine::stats)); a
+/// backend leaves the counters of the other backend's mechanisms at 0.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineStats {
     /// io_uring_enter calls.
@@ -145,9 +147,9 @@ pub struct EngineStats {
     pub open_sockets: u64,
     /// `poll()` calls that found nothing to report.
     pub empty_polls: u64,
-    /// [`Engine::busy_wait`](crate::Engine::busy_wait) calls, and those that saw work arrive
-    /// before their budget ran out.
+    /// [`Engine::busy_wait`](crate::Engine::busy_wait) calls.
     pub busy_polls: u64,
+    /// `busy_wait` calls that saw work arrive before their budget ran out.
     pub busy_poll_hits: u64,
     /// Time spent spinning in `busy_wait`, µs.
     pub busy_poll_spun_us: u64,

@@ -12,27 +12,24 @@
 //! ```
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
 
+mod backend;
 pub mod backend_choice;
-mod buffers;
 mod busy_poll;
-mod common;
 mod config;
+mod core;
 mod debt;
 mod engine;
-mod epoll;
 mod error;
 mod event;
 pub mod probe;
-mod send_side;
-mod sendq;
-mod slab;
 mod sys;
-mod uring;
-mod zerocopy;
 
+pub use crate::core::buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
+pub use crate::core::slab::SocketId;
+pub use backend::epoll::recv_window::MappedMemory;
 pub use backend_choice::{BackendChoice, BackendKind};
-pub use buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
 pub use busy_poll::{BusyPoll, SpinEnd};
 pub use config::EngineConfig;
 pub use debt::SubmitDebt;
@@ -40,7 +37,5 @@ pub use engine::Engine;
 pub use error::{errno_name, EngineError, SysError};
 pub use event::{EngineStats, Event};
 pub use probe::{probe, Features, IoUringInfo, ProbeReport};
-pub use slab::SocketId;
 pub use sys::open_fd_count;
-pub use zerocopy::recv::MappedMemory;
 pub use zerosock_pool::{BufHandle, Pool, PoolConfig};

@@ -2,10 +2,10 @@
 //! kernel picks from for multishot receives. `bid` names a slot of our table that says which
 //! pool buffer is there.
 
-use crate::buffers::{Buffers, LARGE};
+use crate::core::buffers::{Buffers, LARGE};
 use crate::error::SysError;
-use io_uring::types::BufRingEntry;
-use io_uring::IoUring;
+use ::io_uring::types::BufRingEntry;
+use ::io_uring::IoUring;
 use std::sync::atomic::{AtomicU16, Ordering};
 use zerosock_pool::BufHandle;
 
@@ -23,8 +23,6 @@ pub(crate) struct BufRing {
     /// bids with no buffer (taken out by a receive, pool was empty).
     free_bids: Vec<u16>,
     buf_len: u32,
-    /// Buffers published and not yet seen back in a CQE (an upper bound of what the kernel has).
-    pub in_ring: u32,
     /// Buffers pushed since the last time starved receives were re-armed.
     pub fresh: u32,
 }
@@ -69,7 +67,6 @@ impl BufRing {
             table: vec![None; entries as usize],
             free_bids: (0..entries).rev().collect(),
             buf_len,
-            in_ring: 0,
             fresh: 0,
         })
     }
@@ -85,7 +82,6 @@ impl BufRing {
         entry.set_bid(bid);
         self.table[bid as usize] = Some((h, ptr));
         self.tail = self.tail.wrapping_add(1);
-        self.in_ring += 1;
         self.fresh += 1;
     }
 
@@ -100,7 +96,6 @@ impl BufRing {
     /// The kernel filled `bid`: takes its buffer out of the table (the bid stays reserved
     /// until [`recycle`](Self::recycle) or [`forget`](Self::forget)).
     pub fn take(&mut self, bid: u16) -> Option<(BufHandle, *mut u8)> {
-        self.in_ring = self.in_ring.saturating_sub(1);
         self.table.get_mut(bid as usize)?.take()
     }
 
@@ -141,7 +136,6 @@ impl BufRing {
                 bufs.release(h);
             }
         }
-        self.in_ring = 0;
     }
 }
 

@@ -3,7 +3,7 @@
 //! local queue (which frees CQ space at once, so overflow stays rare).
 
 use crate::error::SysError;
-use io_uring::{cqueue, squeue, types, IoUring};
+use ::io_uring::{cqueue, squeue, types, IoUring};
 use std::collections::VecDeque;
 use std::time::Duration;
 

@@ -13,8 +13,8 @@
 //! notified; only then is its memory released. Sends dropped before they were written completely
 //! (error, close) are released the same way but not reported.
 
-use crate::buffers::Buffers;
-use crate::sendq::ZcTouched;
+use crate::core::buffers::Buffers;
+use crate::core::sendq::ZcTouched;
 use std::collections::VecDeque;
 use zerosock_pool::BufHandle;
 

@@ -2,7 +2,7 @@
 //! the operation in bits 32..40, and for zerocopy sends the low 24 bits of the piece key in
 //! bits 40..64.
 
-use crate::slab::SocketId;
+use crate::core::slab::SocketId;
 
 /// Which operation a CQE completes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

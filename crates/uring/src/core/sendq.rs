@@ -3,7 +3,7 @@
 //! the queue does not own: their memory belongs to the zerocopy tracker until the kernel's
 //! notification.
 
-use crate::buffers::{Buffers, LARGE, SMALL};
+use crate::core::buffers::{Buffers, LARGE, SMALL};
 use std::collections::VecDeque;
 use zerosock_pool::{BufHandle, PoolError};
 

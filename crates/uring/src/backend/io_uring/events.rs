@@ -1,26 +1,27 @@
-//! CQE handlers of the io_uring backend.
+//! What completions report, handled: one function per operation (accept, receive, send,
+//! connect, shutdown, close) plus the quiet accounting of teardown.
 
 use super::userdata::{decode, Op};
-use super::UringEngine;
-use crate::common::{copy_break, Kind, State};
+use super::UringBackend;
+use crate::core::slab::SocketId;
+use crate::core::{Backend, Core, State};
 use crate::error::SysError;
 use crate::event::Event;
-use crate::slab::SocketId;
 use crate::sys;
-use io_uring::cqueue;
+use ::io_uring::cqueue;
 
-impl UringEngine {
+impl Core<UringBackend> {
     /// Handles reaped CQEs until `max` events were added to `out` since `start`.
     pub(super) fn process_cqes(&mut self, out: &mut Vec<Event>, start: usize, max: usize) {
         let mut recycled = false;
         while out.len() - start < max {
-            let Some((ud, res, flags)) = self.ring.cqes.pop_front() else {
+            let Some((ud, res, flags)) = self.be.ring.cqes.pop_front() else {
                 break;
             };
             recycled |= self.complete(ud, res, flags, out);
         }
         if recycled {
-            self.bring.publish();
+            self.be.bring.publish();
         }
     }
 
@@ -30,19 +31,19 @@ impl UringEngine {
             return false;
         };
         if op == Op::ZcTimer {
-            self.zc_timer = None;
+            self.be.zc_timer = None;
             self.check_zc_closing();
             return false;
         }
         let more = cqueue::more(flags);
         let mut taken = None;
         if let Some(bid) = cqueue::buffer_select(flags) {
-            taken = self.bring.take(bid).map(|(h, p)| (bid, h, p));
+            taken = self.be.bring.take(bid).map(|(h, p)| (bid, h, p));
         }
         let Some(s) = self.socks.get_mut(id) else {
             // Cannot happen (a slot lives until its last CQE); keep the buffer anyway.
             if let Some((bid, h, p)) = taken {
-                self.bring.recycle(bid, h, p);
+                self.be.bring.recycle(bid, h, p);
                 return true;
             }
             return false;
@@ -52,7 +53,7 @@ impl UringEngine {
             _ => true,
         };
         if is_final {
-            s.inflight = s.inflight.saturating_sub(1);
+            s.be.inflight = s.be.inflight.saturating_sub(1);
         }
         let mut recycled = false;
         match op {
@@ -68,7 +69,7 @@ impl UringEngine {
                 }
                 self.zc_closing.retain(|c| c.0 != id);
                 out.push(Event::Closed { socket: id });
-                self.rearm_stalled_accepts(true);
+                self.retry_stalled_accepts(true);
                 return false;
             }
             Op::Accept => self.on_accept(id, res, more, out),
@@ -82,85 +83,20 @@ impl UringEngine {
             }
         }
         if let Some(s) = self.socks.get_mut(id) {
-            if s.state == State::Closing && s.inflight == 0 {
+            if s.state == State::Closing && s.be.inflight == 0 {
                 self.push_close(id);
             }
         }
         recycled
     }
 
-    /// Re-arms listeners whose accept stopped for lack of descriptors: all of them when
-    /// `fd_freed`, else those that waited 100 ms.
-    pub(super) fn rearm_stalled_accepts(&mut self, fd_freed: bool) {
-        if self.accept_stalled.is_empty() {
-            return;
-        }
-        let now = std::time::Instant::now();
-        let mut keep = Vec::new();
-        for (id, since) in std::mem::take(&mut self.accept_stalled) {
-            if fd_freed || now.duration_since(since) >= std::time::Duration::from_millis(100) {
-                self.arm_accept(id);
-            } else {
-                keep.push((id, since));
-            }
-        }
-        self.accept_stalled = keep;
-    }
-
-    /// Reports the socket's first error (unless it is closing).
-    pub(super) fn fail(&mut self, id: SocketId, err: SysError, out: &mut Vec<Event>) {
-        let Some(s) = self.socks.get_mut(id) else {
-            return;
-        };
-        if s.failed || s.state == State::Closing {
-            return;
-        }
-        if s.kind == Kind::Stream {
-            s.failed = true;
-            let dropped = s.sendq.clear(&mut self.bufs);
-            if let Some(t) = s.zc.as_mut() {
-                t.abort(&dropped, &mut self.bufs);
-            }
-        }
-        self.emit_recv(id, Event::Error { socket: id, err }, out);
-    }
-
-    /// Emits a receive-side event, or holds it while the socket is paused.
-    fn emit_recv(&mut self, id: SocketId, ev: Event, out: &mut Vec<Event>) {
-        match self.socks.get_mut(id) {
-            Some(s) if s.paused => s.held.push_back(ev),
-            _ => out.push(ev),
-        }
-    }
-
     fn on_accept(&mut self, id: SocketId, res: i32, more: bool, out: &mut Vec<Event>) {
         let closing = self.socks.get(id).is_none_or(|s| s.state != State::Open);
         if res >= 0 {
-            let fd = res;
             if closing {
-                sys::close_fd(fd);
-            } else if let Some(new) = self
-                .socks
-                .insert_with(|_| super::USock::new(fd, Kind::Stream, State::Open))
-            {
-                if self.nodelay {
-                    let _ = sys::set_nodelay(fd, true);
-                    self.stats.other_syscalls += 1;
-                }
-                self.stats.accepted += 1;
-                if self.socks.get(id).is_some_and(|l| l.zc_recv) {
-                    if let Some(s) = self.socks.get_mut(new) {
-                        s.zc_recv = true;
-                    }
-                    self.stats.zc_recv_fallbacks += 1;
-                }
-                out.push(Event::Accepted {
-                    listener: id,
-                    socket: new,
-                });
-                self.arm_recv(new);
+                sys::close_fd(res);
             } else {
-                sys::close_fd(fd);
+                self.accepted(id, res, out);
             }
         } else if -res != libc::ECANCELED && !closing {
             out.push(Event::Error {
@@ -170,17 +106,11 @@ impl UringEngine {
         }
         if !more {
             if let Some(s) = self.socks.get_mut(id) {
-                s.recv_armed = false;
+                s.be.recv_armed = false;
             }
-            let out_of_resources = matches!(
-                -res,
-                libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
-            );
-            if out_of_resources {
-                // Re-arming now would fail again at once: wait for a descriptor to be freed
-                // (a Close completion) or 100 ms.
-                self.accept_stalled.push((id, std::time::Instant::now()));
-            } else {
+            // Re-arming now would fail again at once when descriptors ran out: wait for one
+            // to be freed (a Close completion) or a while.
+            if !self.stall_accept(id, -res) {
                 self.arm_accept(id);
             }
         }
@@ -198,69 +128,43 @@ impl UringEngine {
         let s = self.socks.get_mut(id).expect("caller checked");
         let dead = s.state == State::Closing || s.failed;
         if res > 0 {
-            let len = res as usize;
-            self.stats.bytes_in += len as u64;
-            if let Some((bid, h, ptr)) = taken {
-                if dead {
-                    self.bring.recycle(bid, h, ptr);
-                    recycled = true;
-                } else {
-                    self.stats.recv_events += 1;
-                    if s.zc_recv {
-                        self.stats.recv_copied_bytes += len as u64;
+            match taken {
+                Some((bid, h, ptr)) if !dead => {
+                    if self.deliver_data(id, (h, ptr), res as usize, out) {
+                        self.be.bring.forget(bid);
+                    } else {
+                        self.be.bring.recycle(bid, h, ptr);
+                        recycled = true;
                     }
-                    let ev = match copy_break(&mut self.bufs, ptr, len, self.copy_break) {
-                        Some(small) => {
-                            self.stats.copy_breaks += 1;
-                            self.bring.recycle(bid, h, ptr);
-                            recycled = true;
-                            Event::Data {
-                                socket: id,
-                                buf: small,
-                                offset: 0,
-                                len: len as u32,
-                            }
-                        }
-                        None => {
-                            self.bring.forget(bid);
-                            Event::Data {
-                                socket: id,
-                                buf: h,
-                                offset: 0,
-                                len: len as u32,
-                            }
-                        }
-                    };
-                    self.emit_recv(id, ev, out);
                 }
+                Some((bid, h, ptr)) => {
+                    self.stats.bytes_in += res as u64;
+                    self.be.bring.recycle(bid, h, ptr);
+                    recycled = true;
+                }
+                None => self.stats.bytes_in += res as u64,
             }
         } else {
             if let Some((bid, h, ptr)) = taken {
-                self.bring.recycle(bid, h, ptr);
+                self.be.bring.recycle(bid, h, ptr);
                 recycled = true;
             }
             if res == 0 {
                 s.eof = true;
                 if !dead {
-                    self.emit_recv(id, Event::Eof { socket: id }, out);
+                    UringBackend::emit_recv(self, id, Event::Eof { socket: id }, out);
                 }
             } else {
                 match -res {
                     libc::ECANCELED => {}
-                    libc::ENOBUFS => {
-                        self.stats.recv_buffer_exhausted += 1;
-                        if !s.starved {
-                            s.starved = true;
-                            self.starved.push(id);
-                        }
-                    }
+                    libc::ENOBUFS => self.starve(id),
                     errno => self.fail(id, SysError::new(errno, "read"), out),
                 }
             }
         }
         if !more {
             let s = self.socks.get_mut(id).expect("caller checked");
-            s.recv_armed = false;
+            s.be.recv_armed = false;
             if !s.starved {
                 self.arm_recv(id);
             }
@@ -270,17 +174,10 @@ impl UringEngine {
 
     fn on_send(&mut self, id: SocketId, res: i32, out: &mut Vec<Event>) {
         let s = self.socks.get_mut(id).expect("caller checked");
-        s.send_inflight = false;
+        s.be.send_inflight = false;
         if res >= 0 {
             s.sendq.consume(res as usize, &mut self.bufs);
-            self.stats.bytes_out += res as u64;
-            self.stats.send_ops += 1;
-            if s.state != State::Closing {
-                out.push(Event::Sent {
-                    socket: id,
-                    bytes: res as u64,
-                });
-            }
+            self.sent(id, res as u64, out);
             self.kick_send(id);
         } else if -res != libc::ECANCELED {
             self.fail(id, SysError::new(-res, "write"), out);
@@ -289,7 +186,7 @@ impl UringEngine {
 
     fn on_connect(&mut self, id: SocketId, res: i32, out: &mut Vec<Event>) {
         let s = self.socks.get_mut(id).expect("caller checked");
-        s.connect_addr = None;
+        s.be.connect_addr = None;
         if s.state == State::Closing {
             return;
         }
@@ -307,8 +204,8 @@ impl UringEngine {
     /// Drop path: account for a CQE without reporting anything.
     pub(super) fn complete_quietly(&mut self, ud: u64, _res: i32, flags: u32) {
         if let Some(bid) = cqueue::buffer_select(flags) {
-            if let Some((h, p)) = self.bring.take(bid) {
-                self.bring.recycle(bid, h, p);
+            if let Some((h, p)) = self.be.bring.take(bid) {
+                self.be.bring.recycle(bid, h, p);
             }
         }
         let Some((op, id)) = decode(ud) else {
@@ -326,10 +223,10 @@ impl UringEngine {
             };
             let is_final = is_final || (op == Op::SendZc && !more);
             if is_final {
-                s.inflight = s.inflight.saturating_sub(1);
+                s.be.inflight = s.be.inflight.saturating_sub(1);
             }
             if matches!(op, Op::Send) || (op == Op::SendZc && !cqueue::notif(flags)) {
-                s.send_inflight = false;
+                s.be.send_inflight = false;
             }
         }
     }

@@ -2,10 +2,10 @@
 import { EventEmitter } from 'node:events';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { engineFor, Ev, Sub, syscallName, type Engine, type EventSink } from './engine';
-import { callNative, nativeSysError, ZerosockError } from './errors';
+import { engineFor, Ev, Sub, syscallName, type Engine, type EventSink } from '../core/engine';
+import { callNative, nativeSysError, ZerosockError } from '../core/errors';
 import { Socket, type SocketOptions } from './socket';
-import { abortError, systemError } from './system-error';
+import { abortError, systemError } from '../core/system-error';
 import {
   validateHost,
   validateInt,
@@ -13,7 +13,7 @@ import {
   validateOptions,
   validatePort,
   validateSocketOptions,
-} from './validate';
+} from '../core/validate';
 
 /** Options of {@link createServer}. */
 const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];

@@ -3,7 +3,7 @@
  * JS and flushed once per tick; received bytes arrive as borrowed views into pool memory.
  */
 import { EventEmitter } from 'node:events';
-import { Engine, Ev, Sub, type EventSink, type PoolSlice } from './engine';
+import { Engine, Ev, Sub, type EventSink, type PoolSlice } from '../core/engine';
 import {
   Append,
   Tick,
@@ -12,10 +12,10 @@ import {
   releasesOnCompletion,
   type CorkPolicy,
   type FlushReason,
-} from './cork';
-import { ZerosockError, InvalidArgumentError } from './errors';
-import { systemError } from './system-error';
-import { syscallName } from './engine';
+} from './socket/cork-policy';
+import { ZerosockError, InvalidArgumentError } from '../core/errors';
+import { systemError } from '../core/system-error';
+import { syscallName } from '../core/engine';
 import {
   ZeroCopy,
   assertNotInFlight,
@@ -23,9 +23,9 @@ import {
   type ZeroCopyResult,
   type ZeroCopySendOptions,
   type ZeroCopyStats,
-} from './zerocopy';
+} from './socket/zerocopy';
 import { SocketDuplex, type DuplexOptions } from './duplex';
-import { defaultBusyPollUs } from './validate';
+import { defaultBusyPollUs } from '../core/validate';
 
 /** Auto-cork settings (DESIGN.md §2). */
 export interface CorkOptions {
@@ -40,7 +40,7 @@ export interface CorkOptions {
   maxDelayUs?: number;
 }
 
-export type { FlushReason } from './cork';
+export type { FlushReason } from './socket/cork-policy';
 
 /** Options shared by sockets from `connect()` and from a server. */
 export interface SocketOptions {

@@ -1,16 +1,16 @@
 /** `connect()`: open a TCP connection on a zerosock engine. */
-import { engineFor } from './engine';
+import { engineFor } from '../core/engine';
 import { resolveHost } from './server';
 import { Socket, type SocketOptions } from './socket';
-import { abortError, systemError } from './system-error';
-import { nativeSysError } from './errors';
+import { abortError, systemError } from '../core/system-error';
+import { nativeSysError } from '../core/errors';
 import {
   SOCKET_OPTION_KEYS,
   validateHost,
   validateOptions,
   validatePort,
   validateSocketOptions,
-} from './validate';
+} from '../core/validate';
 
 const CONNECT_KEYS = [...SOCKET_OPTION_KEYS, 'port', 'host', 'backend', 'signal'];
 

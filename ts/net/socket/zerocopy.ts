@@ -31,9 +31,9 @@
  * SIGSEGV) and are detached (become empty) when released. Stragglers arrive by copy as usual.
  * On io_uring the normal receive path is kept (counted as copied).
  */
-import type { Engine } from './engine';
-import { Sub } from './engine';
-import { InvalidArgumentError, ZerosockError } from './errors';
+import type { Engine } from '../../core/engine';
+import { Sub } from '../../core/engine';
+import { InvalidArgumentError, ZerosockError } from '../../core/errors';
 
 /** Options of `sock.sendZeroCopy()`. */
 export interface ZeroCopySendOptions {

@@ -18,7 +18,7 @@
 import { native } from '../core/native';
 import { fromNative, InvalidArgumentError, ZerosockError } from '../core/errors';
 import type { NativeBufferPool } from '../core/binding';
-import { assertNotInFlight } from '../net/socket/zerocopy';
+import { assertNotInFlight } from './lent-memory';
 
 /** Options of {@link BufferPool}. */
 export interface BufferPoolOptions {

@@ -1,6 +1,6 @@
 /** `connect()`: open a TCP connection on a zerosock engine. */
 import { engineFor } from '../core/engine';
-import { resolveHost } from './server';
+import { resolveHost } from './resolve-host';
 import { Socket, type SocketOptions } from './socket';
 import { abortError, systemError } from '../core/system-error';
 import { nativeSysError } from '../core/errors';

@@ -16,9 +16,9 @@ import {
 import { ZerosockError, InvalidArgumentError } from '../core/errors';
 import { systemError } from '../core/system-error';
 import { syscallName } from '../core/engine';
+import { assertNotInFlight } from '../mem/lent-memory';
 import {
   ZeroCopy,
-  assertNotInFlight,
   emptyZeroCopyStats,
   type ZeroCopyResult,
   type ZeroCopySendOptions,

@@ -3,16 +3,10 @@ import { EventEmitter } from 'node:events';
 import { engineFor, Ev, Sub, syscallName, type Engine, type EventSink } from '../core/engine';
 import { callNative, nativeSysError, ZerosockError } from '../core/errors';
 import { resolveHost } from './resolve-host';
-import { Socket, type SocketOptions } from './socket';
+import { Socket } from './socket';
 import { abortError, systemError } from '../core/system-error';
-import {
-  validateHost,
-  validateInt,
-  SOCKET_OPTION_KEYS,
-  validateOptions,
-  validatePort,
-  validateSocketOptions,
-} from '../core/validate';
+import { validateHost, validateInt, validateOptions, validatePort } from '../core/validate';
+import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 
 /** Options of {@link createServer}. */
 const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];

@@ -139,7 +139,7 @@ export class Socket extends EventEmitter implements EventSink {
    * corked copy (`copied: true`). With `{ id: true }` returns the send id instead and reports
    * completions only as `'zerocopy'` events `(firstId, lastId, copied, err?)`. Pending sends
    * are rejected with `ERR_ZEROSOCK_SOCKET_CLOSED` when the socket closes first. See
-   * net/socket/zerocopy.ts.
+   * ts/net/socket/zerocopy.ts.
    */
   sendZeroCopy(buf: Uint8Array, opts: ZeroCopySendOptions & { id: true }): number;
   sendZeroCopy(buf: Uint8Array, opts?: ZeroCopySendOptions): Promise<ZeroCopyResult>;

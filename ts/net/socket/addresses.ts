@@ -21,26 +21,21 @@ export class Addresses {
 
   /** The local address; asked only while `open` (a closed id names nothing any more). */
   localAddress(open: boolean): Address | undefined {
-    if (this.local === undefined && open) {
-      try {
-        this.local = this.engine.native.localAddress(this.id);
-      } catch {
-        return undefined;
-      }
-    }
-    return this.local;
+    return (this.local ??= open ? this.ask('localAddress') : undefined);
   }
 
   /** The peer's address; asked only while `open`. */
   remoteAddress(open: boolean): Address | undefined {
-    if (this.remote === undefined && open) {
-      try {
-        this.remote = this.engine.native.remoteAddress(this.id);
-      } catch {
-        return undefined;
-      }
+    return (this.remote ??= open ? this.ask('remoteAddress') : undefined);
+  }
+
+  /** One lookup; undefined if the engine no longer knows the socket (asked again next time). */
+  private ask(which: 'localAddress' | 'remoteAddress'): Address | undefined {
+    try {
+      return this.engine.native[which](this.id);
+    } catch {
+      return undefined;
     }
-    return this.remote;
   }
 
   /** The peer's address if it was asked for already (an error report never asks). */

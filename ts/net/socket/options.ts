@@ -30,7 +30,7 @@ export interface SocketOptions {
   zerocopyThreshold?: number;
   /**
    * Receive by mapping pages (TCP_ZEROCOPY_RECEIVE, epoll backend): mapped 'data' views are
-   * READ-ONLY memory — writing to one kills the process. See net/socket/zerocopy.ts. Default false.
+   * READ-ONLY memory — writing to one kills the process. See ts/net/socket/zerocopy.ts. Default false.
    */
   zerocopyReceive?: boolean;
   /**

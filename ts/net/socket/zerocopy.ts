@@ -1,6 +1,6 @@
 /**
  * Zerocopy send and receive for a {@link Socket} (DESIGN.md §6, §7) — the logic behind
- * `sock.sendZeroCopy()` and the `zerocopyReceive` option; socket.ts only forwards to it.
+ * `sock.sendZeroCopy()` and the `zerocopyReceive` option; net/socket.ts only forwards to it.
  *
  * **Send.** `sendZeroCopy(buf)` lends `buf`'s memory to the kernel: io_uring SEND_ZC with usage
  * reporting, or MSG_ZEROCOPY on epoll. The engine reports completions as ranges of send ids

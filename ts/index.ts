@@ -1,6 +1,19 @@
 /**
  * zerosock: socket primitives for Node.js servers, faster than node:net.
  * See README.md for the API and DESIGN.md for how it works.
+ *
+ * This file is the public entry. The layers below it, lowest first (each imports only from
+ * itself and the layers before it, and runtime imports form no cycle: scripts/check-layers.mjs,
+ * run by `npm run lint` and CI):
+ * - core/: the native addon (loader, generated types), the engine (JS side of the event and
+ *   submission records, flush scheduling), errors, argument validation, the kernel probe.
+ * - mem/: memory shared with native code or other threads: `BufferPool`, `SpscRing`, and the
+ *   registry of memory lent to the kernel by zerocopy sends.
+ * - net/: `Socket` (composed of the parts in net/socket/: sender, receiver, lifecycle,
+ *   zerocopy, addresses, counters, options, cork policy), `Server`, `connect()`, and the
+ *   `stream.Duplex` view of a socket.
+ * - adapters/: what is built on net for other Node APIs: node:http servers, worker_threads
+ *   groups.
  */
 export { probe } from './core/probe';
 export type { Backend, ProbeReport } from './core/probe';

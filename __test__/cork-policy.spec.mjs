@@ -1,11 +1,11 @@
-// Conformance: the JS auto-cork rules (ts/cork.ts, used by Socket.send) and crates/cork's
+// Conformance: the JS auto-cork rules (ts/net/socket/cork-policy.ts, used by Socket.send) and crates/cork's
 // CorkPolicy make the same decisions on the same random traces.
 import test from 'ava';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const { replayCork, FLUSH_REASONS } = require('../dist/cjs/cork.js');
-const { native } = require('../dist/cjs/native.js');
+const { replayCork, FLUSH_REASONS } = require('../dist/cjs/net/socket/cork-policy.js');
+const { native } = require('../dist/cjs/core/native.js');
 
 function randomTrace(seed, len) {
   let x = seed >>> 0 || 1;

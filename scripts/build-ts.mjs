@@ -31,7 +31,8 @@ execFileSync(
   ],
   { stdio: 'inherit' },
 );
-copyFileSync(join(root, 'ts', 'binding.d.ts'), join(out, 'cjs', 'binding.d.ts'));
+// tsc does not emit declaration files it was given: copy the binding's types next to native.d.ts.
+copyFileSync(join(root, 'ts', 'core', 'binding.d.ts'), join(out, 'cjs', 'core', 'binding.d.ts'));
 
 // The ESM entry lists the export names statically: loading the module to enumerate them would
 // need the native binary, so they come from a scan of ts/index.ts.

@@ -1,36 +1,50 @@
 /**
  * zerosock: socket primitives for Node.js servers, faster than node:net.
  * See README.md for the API and DESIGN.md for how it works.
+ *
+ * This file is the public entry. The layers below it, lowest first (each imports only from
+ * itself and the layers before it, and runtime imports form no cycle: scripts/check-layers.mjs,
+ * run by `npm run lint` and CI):
+ * - core/: the native addon (loader, generated types), the engine (JS side of the event and
+ *   submission records, flush scheduling), errors, argument validation, the kernel probe.
+ * - mem/: memory shared with native code or other threads: `BufferPool`, `SpscRing`, and the
+ *   registry of memory lent to the kernel by zerocopy sends.
+ * - net/: `Socket` (composed of the parts in net/socket/: sender, receiver, lifecycle,
+ *   zerocopy, addresses, counters, options, cork policy), `Server`, `connect()`, and the
+ *   `stream.Duplex` view of a socket.
+ * - adapters/: what is built on net for other Node APIs: node:http servers, worker_threads
+ *   groups.
  */
-export { probe } from './probe';
-export type { Backend, ProbeReport } from './probe';
-export { ZerosockError, InvalidArgumentError } from './errors';
-export type { ZerosockErrorCode } from './errors';
-export { nativePath } from './native';
-export { createServer, Server } from './server';
-export type { ServerOptions, ListenOptions } from './server';
-export { connect } from './connect';
-export type { ConnectOptions } from './connect';
-export { Socket } from './socket';
-export type { SocketOptions, SocketStats, CorkOptions } from './socket';
-export { DEFAULT_ZEROCOPY_THRESHOLD } from './zerocopy';
-export type { ZeroCopyResult, ZeroCopySendOptions, ZeroCopyStats } from './zerocopy';
-export type { SystemError } from './system-error';
-export { SpscRing } from './spsc-ring';
+export { probe } from './core/probe';
+export type { Backend, ProbeReport } from './core/probe';
+export { ZerosockError, InvalidArgumentError } from './core/errors';
+export type { ZerosockErrorCode } from './core/errors';
+export { nativePath } from './core/native';
+export { createServer, Server } from './net/server';
+export type { ServerOptions, ListenOptions } from './net/server';
+export { connect } from './net/connect';
+export type { ConnectOptions } from './net/connect';
+export { Socket } from './net/socket';
+export type { SocketOptions, CorkOptions } from './net/socket/options';
+export type { SocketStats } from './net/socket/stats';
+export { DEFAULT_ZEROCOPY_THRESHOLD } from './net/socket/zerocopy';
+export type { ZeroCopyResult, ZeroCopySendOptions, ZeroCopyStats } from './net/socket/zerocopy';
+export type { SystemError } from './core/system-error';
+export { SpscRing } from './mem/spsc-ring';
 export {
   BufferPool,
   type BufferPoolOptions,
   type BufferPoolStats,
   type BufferToken,
-} from './buffer-pool';
-export { stats } from './engine';
-export type { EngineStats } from './engine';
-export type { RingMemory, RingVisitor, RingErrorCode } from './spsc-ring';
-export { SocketDuplex } from './duplex';
-export type { DuplexOptions } from './duplex';
-export { createHttpServer, HttpServer, http } from './http';
-export type { HttpServerOptions, HttpCloseOptions, RequestListener } from './http';
-export { startWorkers, serveInWorker, workerIndex, WorkerStartError } from './cluster';
+} from './mem/buffer-pool';
+export { stats } from './core/engine';
+export type { EngineStats } from './core/engine';
+export type { RingMemory, RingVisitor, RingErrorCode } from './mem/spsc-ring';
+export { SocketDuplex } from './net/duplex';
+export type { DuplexOptions } from './net/duplex';
+export { createHttpServer, HttpServer, http } from './adapters/http';
+export type { HttpServerOptions, HttpCloseOptions, RequestListener } from './adapters/http';
+export { startWorkers, serveInWorker, workerIndex, WorkerStartError } from './adapters/cluster';
 export type {
   StartWorkersOptions,
   WorkerGroup,
@@ -39,4 +53,4 @@ export type {
   GroupCloseOptions,
   Closable,
   ServeInWorkerOptions,
-} from './cluster';
+} from './adapters/cluster';

@@ -24,7 +24,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, type ResourceLimits } from 'node:worker_threads';
-import { InvalidArgumentError } from './errors';
+import { InvalidArgumentError } from '../core/errors';
 
 /** Environment variable telling a worker its index (0-based) among {@link startWorkers}' workers. */
 const INDEX_ENV = 'ZEROSOCK_WORKER_INDEX';

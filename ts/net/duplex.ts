@@ -14,7 +14,7 @@
  */
 import { Duplex } from 'node:stream';
 import type { Socket } from './socket';
-import { ZerosockError } from './errors';
+import { ZerosockError } from '../core/errors';
 
 /** Options of {@link Socket.toDuplex}. */
 export interface DuplexOptions {

@@ -18,8 +18,8 @@ export function platformTriple(): string {
   return `${platform}-${arch}-${abi}`;
 }
 
-/** Root of the installed package (dist/cjs/ is two levels below it). */
-export const packageRoot = join(__dirname, '..', '..');
+/** Root of the installed package (dist/cjs/core/ is three levels below it). */
+export const packageRoot = join(__dirname, '..', '..', '..');
 
 interface Attempt {
   from: string;

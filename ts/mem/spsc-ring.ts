@@ -9,8 +9,8 @@
  * reloads it only when the cached value shows too little space or data.
  */
 import { types } from 'node:util';
-import { InvalidArgumentError, ZerosockError } from './errors';
-import type { ZerosockErrorCode } from './errors';
+import { InvalidArgumentError, ZerosockError } from '../core/errors';
+import type { ZerosockErrorCode } from '../core/errors';
 
 const MAGIC = 0x5a535247; // "ZSRG" little-endian
 const VERSION = 1;

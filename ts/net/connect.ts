@@ -1,16 +1,11 @@
 /** `connect()`: open a TCP connection on a zerosock engine. */
-import { engineFor } from './engine';
-import { resolveHost } from './server';
-import { Socket, type SocketOptions } from './socket';
-import { abortError, systemError } from './system-error';
-import { nativeSysError } from './errors';
-import {
-  SOCKET_OPTION_KEYS,
-  validateHost,
-  validateOptions,
-  validatePort,
-  validateSocketOptions,
-} from './validate';
+import { engineFor } from '../core/engine';
+import { resolveHost } from './resolve-host';
+import { Socket } from './socket';
+import { abortError, systemError } from '../core/system-error';
+import { nativeSysError } from '../core/errors';
+import { validateHost, validateOptions, validatePort } from '../core/validate';
+import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 
 const CONNECT_KEYS = [...SOCKET_OPTION_KEYS, 'port', 'host', 'backend', 'signal'];
 

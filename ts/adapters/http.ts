@@ -13,10 +13,10 @@
  */
 import { EventEmitter } from 'node:events';
 import * as nodeHttp from 'node:http';
-import { createServer, type ListenOptions, type Server, type ServerOptions } from './server';
-import type { SocketDuplex } from './duplex';
-import { abortError } from './system-error';
-import { InvalidArgumentError } from './errors';
+import { createServer, type ListenOptions, type Server, type ServerOptions } from '../net/server';
+import type { SocketDuplex } from '../net/duplex';
+import { abortError } from '../core/system-error';
+import { InvalidArgumentError } from '../core/errors';
 
 /** A node:http request handler. */
 export type RequestListener = (req: nodeHttp.IncomingMessage, res: nodeHttp.ServerResponse) => void;

@@ -1,6 +1,6 @@
 /**
  * Zerocopy send and receive for a {@link Socket} (DESIGN.md §6, §7) — the logic behind
- * `sock.sendZeroCopy()` and the `zerocopyReceive` option; socket.ts only forwards to it.
+ * `sock.sendZeroCopy()` and the `zerocopyReceive` option; net/socket.ts only forwards to it.
  *
  * **Send.** `sendZeroCopy(buf)` lends `buf`'s memory to the kernel: io_uring SEND_ZC with usage
  * reporting, or MSG_ZEROCOPY on epoll. The engine reports completions as ranges of send ids
@@ -31,9 +31,10 @@
  * SIGSEGV) and are detached (become empty) when released. Stragglers arrive by copy as usual.
  * On io_uring the normal receive path is kept (counted as copied).
  */
-import type { Engine } from './engine';
-import { Sub } from './engine';
-import { InvalidArgumentError, ZerosockError } from './errors';
+import type { Engine } from '../../core/engine';
+import { Sub } from '../../core/engine';
+import { InvalidArgumentError, ZerosockError } from '../../core/errors';
+import { clearInFlight, markInFlight } from '../../mem/lent-memory';
 
 /** Options of `sock.sendZeroCopy()`. */
 export interface ZeroCopySendOptions {
@@ -100,54 +101,6 @@ interface Entry {
   resolve: ((r: ZeroCopyResult) => void) | null;
   reject: ((e: Error) => void) | null;
   done: boolean;
-}
-
-/** Memory lent to the kernel: backing buffer → in-flight byte ranges. */
-const lentRanges = new WeakMap<ArrayBufferLike, number[]>();
-let lentCount = 0;
-
-function lend(view: Uint8Array): void {
-  const ab = view.buffer;
-  let list = lentRanges.get(ab);
-  if (list === undefined) {
-    list = [];
-    lentRanges.set(ab, list);
-  }
-  list.push(view.byteOffset, view.byteOffset + view.byteLength);
-  lentCount++;
-}
-
-function unlend(view: Uint8Array): void {
-  const list = lentRanges.get(view.buffer);
-  if (list === undefined) return;
-  for (let i = 0; i < list.length; i += 2) {
-    if (list[i] === view.byteOffset && list[i + 1] === view.byteOffset + view.byteLength) {
-      list.splice(i, 2);
-      lentCount--;
-      break;
-    }
-  }
-  if (list.length === 0) lentRanges.delete(view.buffer);
-}
-
-/**
- * Throws `ERR_ZEROSOCK_BUFFER_IN_FLIGHT` when `view` overlaps memory a zerocopy send has lent to
- * the kernel. `BufferPool.release()` and `sock.release()` call it.
- */
-export function assertNotInFlight(view: Uint8Array, what: string): void {
-  if (lentCount === 0) return;
-  const list = lentRanges.get(view.buffer);
-  if (list === undefined) return;
-  const start = view.byteOffset;
-  const end = start + view.byteLength;
-  for (let i = 0; i < list.length; i += 2) {
-    if (start < list[i + 1] && list[i] < end) {
-      throw new ZerosockError(
-        'ERR_ZEROSOCK_BUFFER_IN_FLIGHT',
-        `this buffer cannot be ${what}: a zerocopy send lent it to the kernel and has not completed`,
-      );
-    }
-  }
 }
 
 /** Per-socket zerocopy state (made on first use). */
@@ -235,7 +188,7 @@ export class ZeroCopy {
       const token = engine.native.pinZeroCopy(buf);
       engine.submit(Sub.SendZc, host.id, -1, token, n);
       entry.view = buf;
-      lend(buf);
+      markInFlight(buf);
       this.zc.push(entry);
       this.engineNext = (this.engineNext + 1) >>> 0;
     }
@@ -268,7 +221,7 @@ export class ZeroCopy {
     this.counters.zcCompleted++;
     if (copied) this.counters.copiedBytes += e.bytes;
     else this.counters.zerocopyBytes += e.bytes;
-    if (e.view !== null) unlend(e.view);
+    if (e.view !== null) clearInFlight(e.view);
     e.view = null;
     e.resolve?.({ bytes: e.bytes, copied });
     e.resolve = e.reject = null;
@@ -329,7 +282,7 @@ export class ZeroCopy {
       const e = this.zc[i];
       if (e.done) continue;
       e.done = true;
-      if (e.view !== null) unlend(e.view);
+      if (e.view !== null) clearInFlight(e.view);
       e.view = null;
       e.reject?.(err);
       e.resolve = e.reject = null;

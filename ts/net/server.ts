@@ -1,19 +1,12 @@
 /** `Server`: a listening socket on a zerosock engine, shaped like node:net's. */
 import { EventEmitter } from 'node:events';
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { engineFor, Ev, Sub, syscallName, type Engine, type EventSink } from './engine';
-import { callNative, nativeSysError, ZerosockError } from './errors';
-import { Socket, type SocketOptions } from './socket';
-import { abortError, systemError } from './system-error';
-import {
-  validateHost,
-  validateInt,
-  SOCKET_OPTION_KEYS,
-  validateOptions,
-  validatePort,
-  validateSocketOptions,
-} from './validate';
+import { engineFor, Ev, Sub, syscallName, type Engine, type EventSink } from '../core/engine';
+import { callNative, nativeSysError, ZerosockError } from '../core/errors';
+import { resolveHost } from './resolve-host';
+import { Socket } from './socket';
+import { abortError, systemError } from '../core/system-error';
+import { validateHost, validateInt, validateOptions, validatePort } from '../core/validate';
+import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 
 /** Options of {@link createServer}. */
 const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
@@ -33,13 +26,6 @@ export interface ListenOptions {
   /** SO_REUSEPORT, to spread connections over several workers. */
   reusePort?: boolean;
   signal?: AbortSignal;
-}
-
-/** Resolves a host name to one IP address (IP literals pass through). */
-export async function resolveHost(host: string): Promise<string> {
-  if (isIP(host) !== 0) return host;
-  const { address } = await lookup(host);
-  return address;
 }
 
 export class Server extends EventEmitter implements EventSink {

@@ -15,10 +15,10 @@
  * its `release(view)` is a deferred free: the buffer goes onto the owner thread's return ring and
  * the owner takes it back on a later refill or `drain()`.
  */
-import { native } from './native';
-import { fromNative, InvalidArgumentError, ZerosockError } from './errors';
-import type { NativeBufferPool } from './binding';
-import { assertNotInFlight } from './zerocopy';
+import { native } from '../core/native';
+import { fromNative, InvalidArgumentError, ZerosockError } from '../core/errors';
+import type { NativeBufferPool } from '../core/binding';
+import { assertNotInFlight } from './lent-memory';
 
 /** Options of {@link BufferPool}. */
 export interface BufferPoolOptions {

@@ -1,0 +1,304 @@
+/**
+ * `Socket`: a TCP connection on a zerosock engine. Small sends are corked into pool memory in
+ * JS and flushed once per tick; received bytes arrive as borrowed views into pool memory.
+ *
+ * The class composes parts with one job each (net/socket/): the {@link Sender} (write side,
+ * corking, 'drain'), the {@link Receiver} (read side, 'data', pause/resume), the
+ * {@link Lifecycle} (states and the order of 'end'/'finish'/'error'/'close'), {@link ZeroCopy}
+ * (made on first use), the {@link Addresses} and the {@link SocketCounters}. It routes the
+ * engine's events to them and carries out the transitions that touch several (end, destroy,
+ * close).
+ */
+import { EventEmitter } from 'node:events';
+import { Engine, Ev, Sub, syscallName, type EventSink } from '../core/engine';
+import { assertNotInFlight } from '../mem/lent-memory';
+import { SocketDuplex, type DuplexOptions } from './duplex';
+import { Addresses, type Address } from './socket/addresses';
+import { Lifecycle } from './socket/lifecycle';
+import { defaultBusyPollUs, type SocketOptions } from './socket/options';
+import { Receiver } from './socket/receiver';
+import { Sender } from './socket/sender';
+import { SocketCounters, type SocketStats } from './socket/stats';
+import {
+  ZeroCopy,
+  emptyZeroCopyStats,
+  type ZeroCopyResult,
+  type ZeroCopySendOptions,
+} from './socket/zerocopy';
+
+export class Socket extends EventEmitter implements EventSink {
+  /** `'io_uring'` or `'epoll'`. */
+  readonly backend: string;
+  /** @internal */
+  readonly engine: Engine;
+  /** @internal */
+  readonly id: number;
+  private readonly counters = new SocketCounters();
+  private readonly life: Lifecycle;
+  private readonly sender: Sender;
+  private readonly receiver: Receiver;
+  private readonly addresses: Addresses;
+  private zc: ZeroCopy | null = null;
+  private readonly zcThreshold: number | undefined;
+  private readonly busyPollUs: number;
+  private duplex: SocketDuplex | null = null;
+  /**
+   * Lifecycle events (EOF, error, closed) held back right after `connect()` resolved, until the
+   * caller's continuation had its turn to add listeners; null when not holding.
+   */
+  private held: Array<[Ev, number, number]> | null = null;
+
+  /** @internal */
+  constructor(engine: Engine, id: number, options: SocketOptions = {}) {
+    super();
+    this.engine = engine;
+    this.id = id;
+    this.backend = engine.backend;
+    this.life = new Lifecycle(this, engine, id, options.allowHalfOpen ?? false);
+    this.sender = new Sender(engine, id, options, this.counters, this.life, this);
+    this.receiver = new Receiver(engine, id, this.counters, this.life, this);
+    this.addresses = new Addresses(engine, id);
+    this.zcThreshold = options.zerocopyThreshold;
+    this.busyPollUs = options.busyPollUs ?? defaultBusyPollUs();
+    engine.holdBusyPoll(this.busyPollUs);
+    if (options.zerocopyReceive === true) {
+      this.zeroCopy().receive = true;
+      engine.submit(Sub.ZcRecv, id, 1);
+    }
+    engine.attach(id, this);
+    engine.ref();
+    this.on('newListener', (name) => {
+      if (name === 'data') this.receiver.onDataListener();
+    });
+  }
+
+  /** True once `end()` was called. */
+  get writableEnded(): boolean {
+    return this.life.writableEnded;
+  }
+
+  /** True once the peer's FIN arrived and 'end' was emitted. */
+  get readableEnded(): boolean {
+    return this.life.readableEnded;
+  }
+
+  /** True once `destroy()` was called or the socket failed. */
+  get destroyed(): boolean {
+    return this.life.destroyed;
+  }
+
+  /** @internal resolves the connect() promise */
+  get onConnect(): ((err?: Error) => void) | null {
+    return this.life.onConnect;
+  }
+
+  set onConnect(cb: ((err?: Error) => void) | null) {
+    this.life.onConnect = cb;
+  }
+
+  /** The peer's IP address (like node:net). */
+  get remoteAddress(): string | undefined {
+    return this.addresses.remoteAddress(!this.life.closed)?.address;
+  }
+
+  get remotePort(): number | undefined {
+    return this.addresses.remoteAddress(!this.life.closed)?.port;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.addresses.remoteAddress(!this.life.closed)?.family;
+  }
+
+  get localAddress(): string | undefined {
+    return this.address()?.address;
+  }
+
+  get localPort(): number | undefined {
+    return this.address()?.port;
+  }
+
+  /** Local address, like `net.Socket#address()`. */
+  address(): Address | undefined {
+    return this.addresses.localAddress(!this.life.closed);
+  }
+
+  /**
+   * Queues `data` (bytes or a UTF-8 string). Small messages are copied into the cork buffer in
+   * JS — no native call — and leave together at the end of the tick. Returns false when more
+   * than `highWaterMark` bytes wait; `'drain'` follows.
+   */
+  send(data: Uint8Array | string): boolean {
+    this.life.assertWritable();
+    return this.sender.send(data);
+  }
+
+  /**
+   * Sends `buf` without copying it: the kernel reads it in place, and the promise resolves
+   * once the kernel let go of it, with `copied: true` if it copied after all (on loopback it
+   * usually does). Keep `buf` unchanged until then. Below `zerocopyThreshold` bytes it is a
+   * corked copy (`copied: true`). With `{ id: true }` returns the send id instead and reports
+   * completions only as `'zerocopy'` events `(firstId, lastId, copied, err?)`. Pending sends
+   * are rejected with `ERR_ZEROSOCK_SOCKET_CLOSED` when the socket closes first. See
+   * ts/net/socket/zerocopy.ts.
+   */
+  sendZeroCopy(buf: Uint8Array, opts: ZeroCopySendOptions & { id: true }): number;
+  sendZeroCopy(buf: Uint8Array, opts?: ZeroCopySendOptions): Promise<ZeroCopyResult>;
+  sendZeroCopy(buf: Uint8Array, opts?: ZeroCopySendOptions): Promise<ZeroCopyResult> | number {
+    return this.zeroCopy().send(buf, opts);
+  }
+
+  private zeroCopy(): ZeroCopy {
+    return (this.zc ??= new ZeroCopy(this, this.zcThreshold));
+  }
+
+  /** @internal Corked bytes go first; `n` zerocopy bytes now wait for the kernel. */
+  beforeZeroCopy(n: number): void {
+    this.sender.beforeZeroCopy(n);
+  }
+
+  /** Sends what is corked now instead of at the end of the tick. */
+  flush(): void {
+    if (this.life.destroyed) return;
+    this.sender.flush();
+    this.engine.flush();
+  }
+
+  /** Sends `data` if given, then FIN once everything queued has left. */
+  end(data?: Uint8Array | string): this {
+    if (this.life.writableEnded || this.life.destroyed) return this;
+    if (data !== undefined) this.send(data);
+    this.life.endWritable();
+    this.sender.end();
+    this.life.maybeClose();
+    return this;
+  }
+
+  /** Closes at once: queued sends are dropped, in-flight operations cancelled. */
+  destroy(err?: Error): this {
+    if (!this.life.destroy(err)) return this;
+    this.sender.abort();
+    this.receiver.releaseBacklog();
+    this.life.submitClose();
+    return this;
+  }
+
+  /** Stops 'data' events (and reading) until `resume()`. */
+  pause(): this {
+    this.receiver.pause();
+    return this;
+  }
+
+  /** Restarts 'data' events; also makes data flow when nobody listens (it is then dropped). */
+  resume(): this {
+    this.receiver.resume();
+    return this;
+  }
+
+  /**
+   * This socket as a `stream.Duplex` (a {@link SocketDuplex}, shaped like `net.Socket`) for
+   * node:http and other stream users; received bytes are copied out of pool memory. The
+   * duplex owns the socket from now on; calling again returns the same one.
+   */
+  toDuplex(options: DuplexOptions = {}): SocketDuplex {
+    if (this.duplex !== null) return this.duplex;
+    const allowHalfOpen = options.allowHalfOpen ?? this.life.allowHalfOpen;
+    this.life.allowHalfOpen = true; // the duplex decides about half-open now
+    this.duplex = new SocketDuplex(this, { ...options, allowHalfOpen });
+    return this.duplex;
+  }
+
+  /** Keeps the view passed to the current 'data' callback valid until `release(view)`. */
+  retain(view: Uint8Array): Uint8Array {
+    return this.engine.retain(view);
+  }
+
+  /** Gives a retained view's buffer back to the pool. */
+  release(view: Uint8Array): void {
+    assertNotInFlight(view, 'released');
+    this.engine.release(view);
+  }
+
+  /** Counters of this socket. */
+  stats(): SocketStats {
+    return this.counters.snapshot(
+      this.sender.pendingBytes,
+      this.zc?.stats() ?? emptyZeroCopyStats(),
+    );
+  }
+
+  /** Bytes accepted by send() that the kernel has not taken yet. */
+  get writableLength(): number {
+    return this.sender.pendingBytes;
+  }
+
+  /** @internal Where this socket's unsent bytes are (JS cork, native + kernel). */
+  describeWrites(): string | undefined {
+    return this.sender.describeWrites();
+  }
+
+  /** @internal */
+  onEvent(kind: Ev, rec: Int32Array, at: number): void {
+    if (this.held !== null && (kind === Ev.Eof || kind === Ev.Error || kind === Ev.Closed)) {
+      this.held.push([kind, rec[at + 2], rec[at + 3]]);
+      return;
+    }
+    switch (kind) {
+      case Ev.Data:
+        if (this.zc?.receive) this.zc.countCopied(rec[at + 4]);
+        this.receiver.onData(rec[at + 2], rec[at + 3], rec[at + 4], rec[at + 5], rec[at + 6]);
+        break;
+      case Ev.Sent:
+        this.sender.onSent(rec[at + 2] >>> 0);
+        this.life.maybeClose();
+        break;
+      case Ev.Connected: {
+        const cb = this.life.takeConnectCallback();
+        if (cb === null) break;
+        // `await connect()` resumes the caller after this walk: an EOF, reset or close that
+        // arrives meanwhile would be emitted before it could listen. Hold them one turn.
+        this.held = [];
+        setImmediate(() => this.releaseHeld());
+        cb();
+        break;
+      }
+      case Ev.Eof:
+      case Ev.Error:
+      case Ev.Closed:
+        this.onLifecycle(kind, rec[at + 2], rec[at + 3]);
+        break;
+      case Ev.ZcDone:
+        this.zc?.onDone(rec[at + 2] >>> 0, rec[at + 3] >>> 0, rec[at + 4] !== 0);
+        break;
+      case Ev.Mapped:
+        this.receiver.onView(this.zeroCopy().mappedView(rec[at + 5], rec[at + 4]), rec[at + 5], 0);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onLifecycle(kind: Ev, a: number, b: number): void {
+    if (kind === Ev.Eof) {
+      if (!this.receiver.deferEof()) this.life.onEof();
+    } else if (kind === Ev.Error) this.life.onError(a, syscallName(b), this.addresses.knownRemote);
+    else this.onClosed();
+  }
+
+  private releaseHeld(): void {
+    const held = this.held;
+    this.held = null;
+    for (const [kind, a, b] of held ?? []) this.onLifecycle(kind, a, b);
+  }
+
+  /** The engine closed the socket: every part lets go, then 'close'. */
+  private onClosed(): void {
+    if (!this.life.close()) return;
+    this.receiver.releaseBacklog();
+    this.zc?.onClosed();
+    this.engine.detach(this.id);
+    this.engine.dropBusyPoll(this.busyPollUs);
+    this.engine.unref();
+    this.sender.detach();
+    this.emit('close', this.life.hadError);
+  }
+}

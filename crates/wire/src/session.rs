@@ -300,6 +300,13 @@ impl Session {
         unsafe { self.engine.send_zerocopy_pinned(sock, ptr, len) }.is_ok()
     }
 
+    /// Whether JS holds pool buffer `h` (taken with [`Session::acquire`] or delivered in a
+    /// `DATA` record, not yet handed back): what SEND, RELEASE and DROP records are checked
+    /// against.
+    pub fn lent_to_js(&self, h: BufHandle) -> bool {
+        self.lent.is_lent(h)
+    }
+
     /// Lends `len` bytes at `ptr` to the next `SEND_ZC` record; returns its token. The caller
     /// keeps the memory valid and unchanged until the send's `ZC_DONE` or the socket's
     /// `CLOSED` (the kernel reads it in place); the session never dereferences it.

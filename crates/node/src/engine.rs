@@ -2,10 +2,9 @@
 //! between JS values and `zerosock_wire::Session`, which holds the logic.
 
 use crate::errors::{coded, to_napi, Result};
-use crate::js_call::{dispatch, JsTarget, State};
+use crate::js_call::{dispatch, uv_loop_of, JsTarget, State};
 use crate::mapped::RawValue;
 use crate::shared_mem::array_buffer;
-use crate::uv::UvHook;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::cell::RefCell;
@@ -15,6 +14,7 @@ use std::rc::Rc;
 use std::time::Duration;
 use zerosock_uring::BackendChoice;
 use zerosock_wire::stats::{values, ENGINE_STATS};
+use zerosock_wire::uv::UvHook;
 use zerosock_wire::{Session, SessionOptions};
 
 /// Engine options from JS.
@@ -174,9 +174,9 @@ impl NativeEngine {
             state.borrow_mut().session.woke();
             dispatch(&state, &target)
         });
-        // SAFETY: on the JS thread; the engine's notify fd stays open until the watcher is
-        // dropped (in `close`, before the engine).
-        let watcher = unsafe { UvHook::watch_fd(js.env, fd, on_ready) }
+        // SAFETY: on the JS thread, which runs its loop; the engine's notify fd stays open until
+        // the watcher is dropped (in `close`, before the engine).
+        let watcher = unsafe { uv_loop_of(js.env).and_then(|l| UvHook::watch_fd(l, fd, on_ready)) }
             .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
         self.watcher = Some(watcher);
         self.js = Some(js);
@@ -211,8 +211,8 @@ impl NativeEngine {
                 .session
                 .before_io_wait(timeout_ms, loop_fd)
         });
-        // SAFETY: on the JS thread of `js.env` (napi methods run there).
-        let hook = unsafe { UvHook::before_io_wait(js.env, spin) }
+        // SAFETY: on the JS thread of `js.env` (napi methods run there), which runs its loop.
+        let hook = unsafe { uv_loop_of(js.env).and_then(|l| UvHook::before_io_wait(l, spin)) }
             .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
         self.busy_hook = Some(hook);
         Ok(())

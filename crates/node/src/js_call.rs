@@ -62,6 +62,20 @@ impl JsTarget {
     }
 }
 
+/// The libuv loop of `env`.
+///
+/// # Safety
+/// On the JS thread of `env`.
+pub unsafe fn uv_loop_of(env: sys::napi_env) -> Result<*mut std::ffi::c_void, String> {
+    let mut uv_loop: *mut sys::uv_loop_s = std::ptr::null_mut();
+    // SAFETY: `env` is the current env (caller contract); `uv_loop` is a valid out pointer.
+    let status = unsafe { sys::napi_get_uv_event_loop(env, &mut uv_loop) };
+    if status != sys::Status::napi_ok || uv_loop.is_null() {
+        return Err("napi_get_uv_event_loop failed".into());
+    }
+    Ok(uv_loop.cast())
+}
+
 /// Delivers event batches to JS until the engine has no more, then settles the turn (a
 /// stranded submit raises `ERR_ZEROSOCK_STRANDED_SUBMIT` under `ZEROSOCK_DEBUG=1`).
 pub fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {

@@ -16,4 +16,3 @@ mod pool;
 mod probe;
 mod ring;
 mod shared_mem;
-mod uv;

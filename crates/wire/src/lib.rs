@@ -8,7 +8,8 @@
 //! - [`cache_block`]: a JS buffer pool's handle and its shared cache block;
 //! - [`stats`]: every counter JS sees, named once in a table;
 //! - [`Syscall`]: the syscall names error records carry, by index;
-//! - [`ts`]: ts/records.generated.ts, written from all of the above.
+//! - [`ts`]: ts/records.generated.ts, written from all of the above;
+//! - [`uv`]: hooks into Node's event loop (libuv, found with dlsym) that drive a session.
 #![warn(missing_docs)]
 
 pub mod cache_block;
@@ -20,6 +21,7 @@ pub mod shared_ints;
 pub mod stats;
 pub mod syscall;
 pub mod ts;
+pub mod uv;
 
 pub use lends::{Lend, Views};
 pub use session::{Session, SessionOptions};

@@ -12,10 +12,7 @@ use crate::errors::{coded, to_napi, Result};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use zerosock_ring::{relay, ByteRing, RingError};
+use zerosock_ring::{ByteRing, RelayStats, RelayThread};
 
 /// Creates an empty byte ring (kind 1) of `capacity` data bytes in Rust memory and returns its
 /// whole region (384-byte header + data) as an external `ArrayBuffer`. The memory is freed when
@@ -44,8 +41,8 @@ pub struct RingEchoStats {
 /// A native thread echoing one ring into another (see `ringEchoStart`).
 #[napi]
 pub struct RingEcho {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<std::result::Result<RingEchoStats, RingError>>>,
+    /// Declared first: dropped (stopped and joined) before the arrays below are let go.
+    relay: RelayThread,
     /// Hold the JS memory of both rings (strong references) until the thread has been joined.
     _input: Uint8Array,
     _output: Uint8Array,
@@ -88,31 +85,20 @@ pub fn ring_echo_start(
         .map_err(to_napi)?
         .split()
         .0;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let thread = std::thread::Builder::new()
-        .name("zerosock-ring-echo".into())
-        .spawn(move || {
-            let wake = || {
-                if let Some(f) = &notify {
-                    f.call((), ThreadsafeFunctionCallMode::NonBlocking);
-                }
-            };
-            let wake: Option<&dyn Fn()> = notify.as_ref().map(|_| &wake as &dyn Fn());
-            relay(consumer, producer, &flag, wake).map(|s| RingEchoStats {
-                messages: s.messages as i64,
-                bytes: s.bytes as i64,
-            })
+    let wake = notify.map(|f| -> Box<dyn Fn() + Send> {
+        Box::new(move || {
+            f.call((), ThreadsafeFunctionCallMode::NonBlocking);
         })
-        .map_err(|e| {
+    });
+    let relay =
+        RelayThread::spawn("zerosock-ring-echo", consumer, producer, wake).map_err(|e| {
             coded(
                 "ERR_ZEROSOCK_INTERNAL",
                 format!("spawning the echo thread: {e}"),
             )
         })?;
     Ok(RingEcho {
-        stop,
-        thread: Some(thread),
+        relay,
         _input: input,
         _output: output,
     })
@@ -126,30 +112,26 @@ impl RingEcho {
     /// Errors: `ERR_ZEROSOCK_RING_CORRUPT` when JS broke the ring protocol.
     #[napi]
     pub fn stop(&mut self) -> Result<RingEchoStats> {
-        self.stop.store(true, Ordering::Release);
-        match self.thread.take().map(JoinHandle::join) {
+        match self.relay.stop() {
             None => Ok(RingEchoStats {
                 messages: 0,
                 bytes: 0,
             }),
-            Some(Ok(result)) => result.map_err(to_napi),
-            Some(Err(_)) => Err(coded("ERR_ZEROSOCK_INTERNAL", "the echo thread panicked")),
+            Some(Some(result)) => result.map(echo_stats).map_err(to_napi),
+            Some(None) => Err(coded("ERR_ZEROSOCK_INTERNAL", "the echo thread panicked")),
         }
     }
 
     /// Whether the thread has ended (end marker forwarded, error, or stopped).
     #[napi(getter)]
     pub fn finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+        self.relay.finished()
     }
 }
 
-impl Drop for RingEcho {
-    fn drop(&mut self) {
-        // The thread must not outlive the memory held by `_input`/`_output`.
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+fn echo_stats(s: RelayStats) -> RingEchoStats {
+    RingEchoStats {
+        messages: s.messages as i64,
+        bytes: s.bytes as i64,
     }
 }

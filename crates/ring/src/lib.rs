@@ -25,4 +25,4 @@ pub use byte_ring::{ByteConsumer, ByteProducer, ByteRing};
 pub use error::RingError;
 pub use mpsc::{MpscRing, MPSC_MAX_CAPACITY, MPSC_MIN_CAPACITY};
 pub use record_ring::{Peek, RecordConsumer, RecordProducer, RecordRing, Reservation};
-pub use relay::{relay, RelayStats};
+pub use relay::{relay, RelayOutcome, RelayStats, RelayThread};

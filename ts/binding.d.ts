@@ -193,9 +193,13 @@ export interface AddressInfo {
 
 /** Cork settings for `corkReplay`. */
 export interface CorkPolicyOptions {
+  /** Capacity of a cork buffer (`cork.maxBytes`). */
   maxBytes: number
+  /** How long corked bytes may wait for an in-flight flush, µs (0 never waits). */
   maxDelayUs: number
+  /** Messages this big or bigger bypass the cork buffer. */
   largeSend: number
+  /** `cork: false`: every message is sealed on its own. */
   enabled: boolean
 }
 

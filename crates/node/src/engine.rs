@@ -239,12 +239,9 @@ impl NativeEngine {
     pub fn listen(&self, host: String, port: u32, backlog: u32, reuse_port: bool) -> Result<u32> {
         let addr = parse_addr(&host, port)?;
         let mut st = self.state.borrow_mut();
-        let engine = st.session.engine_mut();
-        let id = engine.listen(addr, backlog, reuse_port).map_err(to_napi)?;
-        // The multishot accept is queued: hand it to the kernel now (a process that only
-        // listens has nothing else that would submit it).
-        engine.submit().map_err(to_napi)?;
-        Ok(id)
+        st.session
+            .listen(addr, backlog, reuse_port)
+            .map_err(to_napi)
     }
 
     /// Starts connecting to `host:port` (an IP address); `CONNECTED` or `ERROR` follows.
@@ -252,10 +249,7 @@ impl NativeEngine {
     pub fn connect(&self, host: String, port: u32) -> Result<u32> {
         let addr = parse_addr(&host, port)?;
         let mut st = self.state.borrow_mut();
-        let engine = st.session.engine_mut();
-        let id = engine.connect(addr).map_err(to_napi)?;
-        engine.submit().map_err(to_napi)?;
-        Ok(id)
+        st.session.connect(addr).map_err(to_napi)
     }
 
     /// The local address of a socket or listener.

@@ -9,6 +9,7 @@ use crate::records::{self, Record, SubmitKind, EVENT_RECORDS, RECORD_INTS, REPLY
 use crate::shared_ints::SharedInts;
 use crate::stats::StatsSources;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use zerosock_pool::{BufHandle, LentHandles, LocalPool, Pool, PoolConfig, PoolError, RegionInfo};
 use zerosock_uring::{
@@ -101,9 +102,29 @@ impl Session {
         &self.engine
     }
 
-    /// The engine, for calls that change nothing the session tracks (listen, connect, …).
+    /// The engine, for calls that change nothing the session tracks.
     pub fn engine_mut(&mut self) -> &mut Engine {
         &mut self.engine
+    }
+
+    /// Listens on `addr`; returns the listener. The multishot accept is handed to the kernel
+    /// at once (a process that only listens has nothing else that would submit it).
+    pub fn listen(
+        &mut self,
+        addr: SocketAddr,
+        backlog: u32,
+        reuse_port: bool,
+    ) -> Result<SocketId, EngineError> {
+        let id = self.engine.listen(addr, backlog, reuse_port)?;
+        self.engine.submit()?;
+        Ok(id)
+    }
+
+    /// Starts connecting to `addr` (submitted at once); `CONNECTED` or `ERROR` follows.
+    pub fn connect(&mut self, addr: SocketAddr) -> Result<SocketId, EngineError> {
+        let id = self.engine.connect(addr)?;
+        self.engine.submit()?;
+        Ok(id)
     }
 
     /// The pool the engine and JS share.

@@ -63,11 +63,7 @@ fn bytes(s: &mut Session, region: i32, at: i32, len: usize) -> &mut [u8] {
 /// A session with a listener and one accepted peer connection: (session, socket, peer).
 fn connected(kind: BackendKind) -> (Session, u32, TcpStream) {
     let mut s = Session::new(kind, SessionOptions::default()).expect("session");
-    let listener = s
-        .engine_mut()
-        .listen("127.0.0.1:0".parse().unwrap(), 16, false)
-        .unwrap();
-    s.engine_mut().submit().unwrap();
+    let listener = s.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
     let addr = s.engine().local_addr(listener).unwrap();
     let peer = TcpStream::connect(addr).unwrap();
     let seen = until(&mut s, Vec::new(), is(EventKind::Accepted));

@@ -49,6 +49,11 @@ for b in $(test_bins -p zerosock-uring); do
   ZEROSOCK_UNDER_VALGRIND=1 "${VG[@]}" "$b" --test-threads=2 -q "${URING_SKIP[@]}"
 done
 
+for b in $(test_bins -p zerosock-wire); do
+  echo "memcheck: $b"
+  ZEROSOCK_UNDER_VALGRIND=1 "${VG[@]}" "$b" --test-threads=2 -q
+done
+
 # The native fuzz targets (own workspace), a fixed number of inputs each.
 fuzz_dir="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
 CARGO_TARGET_DIR="$fuzz_dir" cargo build --release --quiet --manifest-path fuzz/Cargo.toml

@@ -1,14 +1,15 @@
-//! Target `event_records`: the native → JS event records (`records::encode` of
-//! crates/node/src/records.rs) for arbitrary events, and the handle ↔ two-int split JS carries.
+//! Target `event_records`: the native → JS event records (`zerosock_wire::records::encode`,
+//! what `Session` writes) for arbitrary events, and the handle ↔ two-int split JS carries.
 //!
 //! Must hold: no panic for any event (any socket id, handle, offset, length, errno, syscall
 //! name); each field lands where ts/engine.ts reads it; a handle survives the round trip
 //! through two `i32`s; a buffer that is not in the pool is located as region -1.
 
-use crate::node_records::{self as records, RECORD_INTS};
 use arbitrary::{Result, Unstructured};
 use zerosock_pool::BufHandle;
 use zerosock_uring::{Event, SysError};
+use zerosock_wire::records::{self, EventKind, RECORD_INTS};
+use zerosock_wire::Syscall;
 
 const SYSCALLS: [&str; 6] = [
     "connect",
@@ -76,56 +77,59 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
         },
         _ => Event::Closed { socket },
     };
-    let mut out = [0x7777_7777i32; RECORD_INTS];
     let locate = |h: BufHandle, off: u32| {
         assert_eq!((h, off), (buf, offset), "locate called with other values");
         (region, at)
     };
-    records::encode(&ev, &locate, &mut out);
+    let out: [i32; RECORD_INTS] = records::encode(&ev, &locate);
     if !matches!(ev, Event::Accepted { .. }) {
         assert_eq!(out[1], socket as i32, "socket id in int 1");
     }
     match ev {
         Event::Accepted { listener, socket } => {
-            assert_eq!(out[0], records::event::ACCEPTED);
+            assert_eq!(out[0], EventKind::Accepted as i32);
             assert_eq!((out[1], out[2]), (listener as i32, socket as i32));
         }
-        Event::Connected { .. } => assert_eq!(out[0], records::event::CONNECTED),
+        Event::Connected { .. } => assert_eq!(out[0], EventKind::Connected as i32),
         Event::Data { .. } => {
-            assert_eq!(out[0], records::event::DATA);
+            assert_eq!(out[0], EventKind::Data as i32);
             assert_eq!(&out[2..7], &[region, at, len as i32, lo, hi]);
             assert_eq!(records::handle_from_ints(out[5], out[6]), buf);
         }
         Event::Sent { bytes, .. } => {
-            assert_eq!(out[0], records::event::SENT);
+            assert_eq!(out[0], EventKind::Sent as i32);
             let back = (out[2] as u32 as u64) | ((out[3] as u32 as u64) << 32);
             assert_eq!(back, bytes);
         }
-        Event::Eof { .. } => assert_eq!(out[0], records::event::EOF),
+        Event::Eof { .. } => assert_eq!(out[0], EventKind::Eof as i32),
         Event::Error { err, .. } => {
-            assert_eq!(out[0], records::event::ERROR);
+            assert_eq!(out[0], EventKind::Error as i32);
             assert_eq!(out[2], err.errno);
-            let name = records::SYSCALLS[out[3] as usize];
-            if records::SYSCALLS.contains(&err.syscall) {
-                assert_eq!(name, err.syscall);
+            let named = Syscall::ALL[out[3] as usize];
+            if Syscall::from_name(err.syscall) != Syscall::Unknown {
+                assert_eq!(named.name(), err.syscall);
             } else {
-                assert_eq!(out[3], 0, "unknown syscall maps to index 0");
+                assert_eq!(
+                    named,
+                    Syscall::Unknown,
+                    "an unknown syscall maps to index 0"
+                );
             }
         }
-        Event::Closed { .. } => assert_eq!(out[0], records::event::CLOSED),
+        Event::Closed { .. } => assert_eq!(out[0], EventKind::Closed as i32),
         Event::ZeroCopyDone {
             first,
             last,
             copied,
             ..
         } => {
-            assert_eq!(out[0], records::event::ZC_DONE);
+            assert_eq!(out[0], EventKind::ZcDone as i32);
             assert_eq!(&out[2..5], &[first as i32, last as i32, i32::from(copied)]);
         }
         Event::Mapped {
             window, chunk, len, ..
         } => {
-            assert_eq!(out[0], records::event::MAPPED);
+            assert_eq!(out[0], EventKind::Mapped as i32);
             assert_eq!(&out[2..5], &[window as i32, chunk as i32, len as i32]);
         }
     }

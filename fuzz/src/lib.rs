@@ -1,7 +1,7 @@
 //! zerosock-fuzz: fuzz targets for the pieces of zerosock that parse what another party wrote
 //! — ring headers, positions and record framing in shared memory (a JS peer may be buggy or
-//! hostile), the 8-int submission records JS hands the engine, and the event records it gets
-//! back — plus a bounded random driver that runs them on the stable toolchain.
+//! hostile), the 8-int submission records JS hands the engine (applied by the real
+//! `zerosock_wire::Session`, the code the binding runs), and the event records it gets back — plus a bounded random driver that runs them on the stable toolchain.
 //!
 //! Each target takes arbitrary bytes and decodes them with `arbitrary::Unstructured` into a
 //! structured scenario (so random input reaches deep states), then checks invariants with
@@ -17,12 +17,6 @@ pub mod ring_mem;
 pub mod rng;
 pub mod setup;
 pub mod submit_records;
-
-/// crates/node/src/records.rs compiled into this crate as is: the binding is a `cdylib` and
-/// can't be linked as a library, and this file is the record format both sides share.
-#[path = "../../crates/node/src/records.rs"]
-#[allow(dead_code)]
-pub mod node_records;
 
 /// A fuzz target: runs one input; panics on a finding.
 pub type Target = fn(&[u8]);

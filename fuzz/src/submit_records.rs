@@ -1,25 +1,30 @@
-//! Target `submit_records`: the 8-int submission records JS writes into shared memory, decoded
-//! and applied exactly as `NativeEngine::flush` (crates/node/src/engine.rs) does, against a
+//! Target `submit_records`: the 8-int submission records JS writes into shared memory,
+//! applied by the real `zerosock_wire::Session` (what the binding's `flush` calls) against a
 //! live engine with a listener and two loopback connections to plain peer sockets that write
-//! and read at random — with forged socket ids, stale, foreign,
-//! mutated and random buffer handles, and out-of-range offsets and lengths mixed in.
+//! and read at random — with forged socket ids, stale, foreign, mutated and random buffer
+//! handles, pinned zerocopy sends with right and wrong tokens and lengths, zerocopy receive
+//! on and off, mapped-chunk releases, and out-of-range offsets and lengths mixed in. Events
+//! are read back from the event records, as JS reads them.
 //!
-//! Must hold: no panic; every call fails cleanly or succeeds; a buffer the harness still
-//! believes it owns (not handed over by a successful record) can be released exactly once;
-//! no event of a socket arrives after its `Closed`; once everything is
-//! closed and released, the pool has every buffer back (no leak, no double free).
+//! Must hold: no panic; a record that hands over a buffer JS does not hold is refused (the
+//! lent-handle gate); every event record is well formed (known kind, a DATA buffer JS now
+//! holds and lies inside its region, an error's syscall has a name); no event of a socket
+//! arrives after its `CLOSED`; once everything is closed and released, the pool has every
+//! buffer back (no leak, no double free).
 
-use crate::node_records::{self as records, RECORD_INTS};
 use arbitrary::{Result, Unstructured};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use zerosock_pool::{BufHandle, LocalPool, Pool, PoolConfig, SizeClass};
-use zerosock_uring::{probe, BackendKind, Engine, EngineConfig, Event, SocketId};
+use zerosock_pool::{BufHandle, Pool, PoolConfig, SizeClass};
+use zerosock_uring::{probe, BackendKind, SocketId};
+use zerosock_wire::records::{
+    self, EventKind, Record, SubmitKind, RECORD_INTS, REPLY_INTS, SUBMIT_RECORDS,
+};
+use zerosock_wire::{Session, SessionOptions, Syscall};
 
 /// Operations per input at most.
 const MAX_OPS: usize = 64;
@@ -37,27 +42,32 @@ fn io_uring_usable() -> bool {
     *USABLE.get_or_init(|| probe().io_uring_usable())
 }
 
-/// The engine under test and what the harness believes about ownership.
+/// The session under test and what the harness (playing JS) believes about ownership.
 struct World {
-    engine: Engine,
+    session: Session,
     pool: Pool,
-    js: LocalPool,
     listener: SocketId,
     sockets: Vec<SocketId>,
-    /// `close()` succeeded: only `Closed` may follow.
+    /// A CLOSE record named it: only `CLOSED` may explain its end.
     closing: HashSet<SocketId>,
     closed: HashSet<SocketId>,
-    /// Cork-like buffers JS acquired and has not handed over.
+    /// Cork buffers JS acquired and has not handed over.
     owned: Vec<BufHandle>,
     /// Received buffers JS holds.
     received: Vec<BufHandle>,
     /// Handles given back already (stale).
     stale: Vec<BufHandle>,
-    events: Vec<Event>,
-    /// A forged record freed or took a buffer JS never held (see [`FORGED_LIVE`]).
-    forged_live: bool,
+    /// Release tokens of mapped chunks JS holds.
+    mapped: Vec<u32>,
+    /// Pin tokens with their lengths, not yet named by a SEND_ZC record.
+    pins: Vec<(u32, u32)>,
+    /// Records written since the last flush.
+    queued: Vec<Record>,
     /// The other ends of the engine's two connections (plain sockets, closed with RST).
     peers: Vec<TcpStream>,
+    /// JS memory pinned for zerocopy sends: kept until the session is gone (declared after
+    /// it, so dropped after it).
+    pinned: Vec<Box<[u8]>>,
 }
 
 /// One listener for every input's peers, bound once: binding a fresh port per input and
@@ -91,15 +101,8 @@ fn linger_zero(s: &TcpStream) {
     assert_eq!(rc, 0, "SO_LINGER");
 }
 
-/// Inputs in which a forged SEND/RELEASE/DROP record named a buffer that the engine or the
-/// kernel holds (e.g. a posted receive buffer: generations start at 1, so its handle is easy
-/// to guess) and the engine accepted it. The engine trusts the binding to only release what
-/// it lent; this counts how often fuzzing breaks that trust. `ZEROSOCK_FUZZ_STRICT=1` makes
-/// it a finding (panic) instead.
-pub static FORGED_LIVE: AtomicU64 = AtomicU64::new(0);
-
-fn small_pool() -> Pool {
-    Pool::new(PoolConfig {
+fn small_pool() -> PoolConfig {
+    PoolConfig {
         classes: vec![
             SizeClass {
                 size: 2048,
@@ -113,8 +116,7 @@ fn small_pool() -> Pool {
             },
         ],
         populate: false,
-    })
-    .expect("pool")
+    }
 }
 
 /// Runs one input.
@@ -124,29 +126,28 @@ pub fn run(data: &[u8]) {
         Ok(true) if io_uring_usable() => BackendKind::IoUring,
         _ => BackendKind::Epoll,
     };
-    let pool = small_pool();
-    {
-        let mut w = World::new(kind, pool.clone());
+    let pool = {
+        let mut w = World::new(kind);
         let _ = w.ops(&mut u);
-        if w.forged_live {
-            // Nothing to check: the books were broken on purpose. Dropping must not crash.
-            return;
-        }
         w.teardown();
-    }
+        w.pool.clone()
+    };
+    let stats = pool.stats();
     assert_eq!(
-        pool.stats().in_use,
-        0,
-        "{kind}: buffers missing after teardown: {:?}",
-        pool.stats()
+        stats.in_use, 0,
+        "{kind}: buffers missing after teardown: {stats:?}"
     );
 }
 
 impl World {
-    fn new(kind: BackendKind, pool: Pool) -> World {
-        let mut cfg = EngineConfig::new(kind, pool.clone());
-        cfg.recv_buffers = 16;
-        let mut engine = Engine::new(cfg).expect("engine");
+    fn new(kind: BackendKind) -> World {
+        let options = SessionOptions {
+            recv_buffers: Some(16),
+            pool: Some(small_pool()),
+            ..SessionOptions::default()
+        };
+        let mut session = Session::new(kind, options).expect("session");
+        let engine = session.engine_mut();
         // A listener for the records to hit (nobody connects to it).
         let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let listener = engine.listen(addr, 64, false).expect("listen");
@@ -157,9 +158,8 @@ impl World {
         ];
         engine.submit().expect("submit");
         let mut w = World {
-            engine,
-            js: pool.local(),
-            pool,
+            pool: session.pool().clone(),
+            session,
             listener,
             sockets: clients.to_vec(),
             closing: HashSet::new(),
@@ -167,9 +167,11 @@ impl World {
             owned: Vec::new(),
             received: Vec::new(),
             stale: Vec::new(),
-            events: Vec::new(),
-            forged_live: false,
+            mapped: Vec::new(),
+            pins: Vec::new(),
+            queued: Vec::new(),
             peers: Vec::new(),
+            pinned: Vec::new(),
         };
         let deadline = Instant::now() + LIMIT;
         let mut connected = 0;
@@ -184,17 +186,13 @@ impl World {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => panic!("accept: {e}"),
             }
-            w.events.clear();
-            w.engine.submit().expect("submit");
-            let mut events = std::mem::take(&mut w.events);
-            w.engine.wait(Duration::from_millis(1), &mut events);
-            for ev in &events {
-                if matches!(ev, Event::Connected { .. }) {
-                    connected += 1;
-                }
-                w.on_event(ev);
-            }
-            w.events = events;
+            let _ = w.session.engine_mut().submit();
+            connected += w
+                .poll_events()
+                .iter()
+                .filter(|r| r[0] == EventKind::Connected as i32)
+                .count();
+            std::thread::sleep(Duration::from_micros(200));
         }
         w
     }
@@ -202,54 +200,46 @@ impl World {
     /// Applies fuzzed operations.
     fn ops(&mut self, u: &mut Unstructured<'_>) -> Result<()> {
         for _ in 0..MAX_OPS {
-            if u.is_empty() || self.forged_live {
+            if u.is_empty() {
                 break;
             }
-            match u.int_in_range(0u8..=11)? {
+            match u.int_in_range(0u8..=12)? {
                 0..=3 => {
                     let rec = self.record(u)?;
-                    self.apply(rec);
-                }
-                4 => {
-                    let class = u.int_in_range(0usize..=2)?;
-                    match self.js.acquire(class) {
-                        Ok(h) => {
-                            assert!(class < 2, "acquired from a class that does not exist");
-                            self.owned.push(h);
-                        }
-                        Err(e) => assert!(!e.code().is_empty()),
+                    if trace() {
+                        eprintln!("record {rec:?}");
+                    }
+                    if self.queued.len() < SUBMIT_RECORDS {
+                        self.queued.push(rec);
                     }
                 }
+                4 => self.acquire(u.int_in_range(0usize..=2)?),
                 5 | 6 => {
                     let collect = u.ratio(1u8, 2u8)?;
-                    if trace() {
-                        eprintln!("tick collect={collect}");
+                    self.flush(collect);
+                    if !collect {
+                        self.poll_events();
                     }
-                    self.tick(collect)
                 }
                 7 => {
                     let sock = self.pick_socket(u)?;
-                    let len = u.int_in_range(0usize..=200_000)?;
-                    let data = vec![0x5Au8; len];
-                    let r = self.engine.send_copy(sock, &data);
+                    let data = vec![0x5Au8; u.int_in_range(0usize..=200_000)?];
+                    let r = self.session.send_copy(sock, &data);
                     if trace() {
-                        eprintln!("send_copy({sock}, {len}) -> {r:?}");
+                        eprintln!("send_copy({sock}, {}) -> {r:?}", data.len());
                     }
                 }
                 8 => {
-                    if !self.received.is_empty() {
-                        let i = u.choose_index(self.received.len())?;
-                        let h = self.received.swap_remove(i);
-                        self.engine
-                            .release_recv(h)
-                            .expect("a received buffer JS holds must release once");
-                        self.stale.push(h);
-                    }
+                    let bytes = vec![0xC3u8; u.int_in_range(0usize..=100_000)?].into_boxed_slice();
+                    let token = self.session.pin(bytes.as_ptr(), bytes.len() as u32);
+                    self.pins.push((token, bytes.len() as u32));
+                    self.pinned.push(bytes);
                 }
                 9 => {
-                    let _ = self.engine.queued_bytes(u.arbitrary()?);
-                    let _ = self.engine.local_addr(u.arbitrary()?);
-                    let _ = self.engine.peer_addr(self.pick_socket(u)?);
+                    let e = self.session.engine();
+                    let _ = e.queued_bytes(u.arbitrary()?);
+                    let _ = e.local_addr(u.arbitrary()?);
+                    let _ = e.peer_addr(self.pick_socket(u)?);
                 }
                 _ => {
                     // A peer writes (so Data events come) or reads what it was sent.
@@ -267,22 +257,79 @@ impl World {
         Ok(())
     }
 
-    /// One fuzzed record: `[kind, socket, handleLo, handleHi, offset, len, 0, 0]`.
-    fn record(&self, u: &mut Unstructured<'_>) -> Result<[i32; RECORD_INTS]> {
-        let kind = match u.int_in_range(0u8..=15)? {
-            k @ 0..=6 => i32::from(k) + 1,
-            7 => 0,
-            8 => 8,
-            9 => -1,
-            10 | 11 => records::submit::SEND,
-            12 | 13 => records::submit::RELEASE,
+    /// `acquire(class)`, checking the reply ints it writes.
+    fn acquire(&mut self, class: usize) {
+        let Ok(region) = self.session.acquire(class) else {
+            return;
+        };
+        assert!(class < 2, "acquired from a class that does not exist");
+        let reply: [i32; 5] = std::array::from_fn(|i| self.session.submits().read(i));
+        assert_eq!(reply[0], region);
+        let h = records::handle_from_ints(reply[2], reply[3]);
+        assert_eq!(h.class(), class);
+        assert_eq!(reply[4] as usize, self.pool.class_size(class).unwrap());
+        self.check_location(h, region, reply[1], reply[4] as u32);
+        assert!(self.session.lent_to_js(h));
+        self.owned.push(h);
+    }
+
+    /// `len` bytes at (`region`, `at`) lie inside buffer `h` and its region.
+    fn check_location(&mut self, h: BufHandle, region: i32, at: i32, len: u32) {
+        let ptr = self.pool.ptr(h).expect("a live buffer") as usize;
+        let size = self.pool.class_size(h.class()).expect("a real class");
+        let regions = self.session.regions();
+        let r = regions.get(region as usize).expect("a mapped region");
+        let start = r.base as usize + at as usize;
+        assert!(
+            at >= 0 && at as usize + len as usize <= r.len,
+            "past its region"
+        );
+        assert!(
+            start >= ptr && start + len as usize <= ptr + size,
+            "past its buffer"
+        );
+    }
+
+    /// One fuzzed record.
+    fn record(&mut self, u: &mut Unstructured<'_>) -> Result<Record> {
+        let kind = match u.int_in_range(0u8..=17)? {
+            k @ 0..=8 => i32::from(k) + 1,
+            9 => 0,
+            10 => -1,
+            11 | 12 => SubmitKind::Send as i32,
+            13 | 14 => SubmitKind::Release as i32,
+            15 => SubmitKind::SendZc as i32,
+            16 => 10,
             _ => u.arbitrary()?,
         };
         let sock = self.pick_socket(u)?;
-        let h = self.pick_handle(u)?;
-        let (lo, hi) = records::handle_ints(h);
-        let offset = pick_u32(u)?;
-        let len = pick_u32(u)?;
+        let (mut lo, mut hi) = records::handle_ints(self.pick_handle(u)?);
+        let (mut offset, mut len) = (pick_u32(u)?, pick_u32(u)?);
+        if kind == SubmitKind::Release as i32 && !self.mapped.is_empty() && u.ratio(1u8, 3u8)? {
+            // A mapped chunk's release: `[RELEASE, 0, token, 0]`.
+            (lo, hi) = (*u.choose(&self.mapped)? as i32, 0);
+        }
+        if kind == SubmitKind::SendZc as i32 {
+            // `[SEND_ZC, socket, -1, token, len]`, mostly with a pinned token and its length.
+            let (token, pinned) = match self.pins.is_empty() {
+                false if u.ratio(3u8, 4u8)? => {
+                    self.pins.swap_remove(u.choose_index(self.pins.len())?)
+                }
+                _ => (u.arbitrary()?, u.arbitrary()?),
+            };
+            lo = if u.ratio(7u8, 8u8)? {
+                -1
+            } else {
+                u.arbitrary()?
+            };
+            hi = token as i32;
+            offset = if u.ratio(7u8, 8u8)? {
+                pinned
+            } else {
+                u.arbitrary()?
+            };
+            len = 0;
+        }
         Ok([
             kind,
             sock as i32,
@@ -295,169 +342,194 @@ impl World {
         ])
     }
 
-    /// What `NativeEngine::flush` does with one record, plus the harness's bookkeeping.
-    fn apply(&mut self, r: [i32; RECORD_INTS]) {
-        if trace() {
-            eprintln!("record {r:?}");
+    /// Writes the queued records into the submission block and flushes them, then checks
+    /// what the session did with each handle they named.
+    fn flush(&mut self, collect: bool) {
+        let records = std::mem::take(&mut self.queued);
+        for (i, r) in records.iter().enumerate() {
+            self.session
+                .submits()
+                .write(REPLY_INTS + i * RECORD_INTS, r);
         }
-        let sock = r[1] as u32;
-        let h = records::handle_from_ints(r[2], r[3]);
-        let ok = match r[0] {
-            records::submit::SEND => self.engine.send(sock, h, r[4] as u32, r[5] as u32).is_ok(),
-            records::submit::RELEASE => self.engine.release_recv(h).is_ok(),
-            records::submit::DROP => self.js.release(h).is_ok(),
-            records::submit::SHUTDOWN => self.engine.shutdown_write(sock).is_ok(),
-            records::submit::CLOSE => {
-                let ok = self.engine.close(sock).is_ok();
-                if ok {
-                    assert!(
-                        !self.closing.contains(&sock),
-                        "close() of socket {sock} succeeded twice"
-                    );
-                    self.closing.insert(sock);
+        let failed_before = self.failed_records();
+        // Handles JS holds right now; a record naming one that is not among them is forged.
+        let mut held: HashSet<BufHandle> =
+            self.owned.iter().chain(&self.received).copied().collect();
+        let mut forged = 0;
+        for r in &records {
+            let hands_over = [SubmitKind::Send, SubmitKind::Release, SubmitKind::Drop]
+                .iter()
+                .any(|k| *k as i32 == r[0]);
+            let mapped_release = r[0] == SubmitKind::Release as i32 && r[3] == 0;
+            if hands_over && !mapped_release {
+                let h = records::handle_from_ints(r[2], r[3]);
+                if !held.remove(&h) {
+                    forged += 1;
                 }
-                ok
             }
-            records::submit::PAUSE => self.engine.pause_recv(sock).is_ok(),
-            records::submit::RESUME => self.engine.resume_recv(sock).is_ok(),
-            _ => false,
-        };
-        let hands_over = matches!(
-            r[0],
-            records::submit::SEND | records::submit::RELEASE | records::submit::DROP
-        );
-        if ok && hands_over && !self.owned.contains(&h) && !self.received.contains(&h) {
-            // A forged handle that happened to name a live buffer held by the engine or the
-            // kernel (a posted receive buffer, a queued send): the engine took it. Known gap,
-            // see FORGED_LIVE; the pool's books are wrong from here on by construction.
-            FORGED_LIVE.fetch_add(1, Ordering::Relaxed);
-            assert!(
-                std::env::var_os("ZEROSOCK_FUZZ_STRICT").is_none(),
-                "{}: record {r:?} handed over buffer {h:?} that JS never held",
-                self.engine.backend()
-            );
-            self.forged_live = true;
-            return;
-        }
-        if ok && hands_over {
-            // The handle was live: whoever the harness thought held it, it does no longer.
-            self.owned.retain(|&x| x != h);
-            self.received.retain(|&x| x != h);
-            if r[0] != records::submit::SEND {
-                self.stale.push(h);
+            if r[0] == SubmitKind::Close as i32 {
+                self.closing.insert(r[1] as u32);
             }
         }
-    }
-
-    fn tick(&mut self, collect: bool) {
-        let mut events = std::mem::take(&mut self.events);
-        events.clear();
-        if collect {
-            let _ = self.engine.submit_and_collect(&mut events);
-        } else {
-            let _ = self.engine.submit();
-            self.engine.poll(&mut events, 256);
-        }
-        for ev in &events {
-            self.on_event(ev);
-        }
-        self.events = events;
-    }
-
-    fn on_event(&mut self, ev: &Event) {
+        let n = self.session.flush(records.len(), collect, &mut ());
         if trace() {
-            eprintln!("  event {ev:?}");
+            eprintln!("flush {} records collect={collect} -> {n:?}", records.len());
         }
-        let socket = match *ev {
-            Event::Accepted { listener, socket } => {
-                assert_eq!(listener, self.listener);
-                self.sockets.push(socket);
-                listener
+        let refused = self.failed_records() - failed_before;
+        assert!(
+            refused >= forged,
+            "{forged} forged hand-overs, only {refused} records refused"
+        );
+        // Whatever JS no longer holds was handed over.
+        let session = &self.session;
+        let gone: Vec<BufHandle> = self
+            .owned
+            .iter()
+            .chain(&self.received)
+            .copied()
+            .filter(|h| !session.lent_to_js(*h))
+            .collect();
+        self.owned.retain(|h| !gone.contains(h));
+        self.received.retain(|h| !gone.contains(h));
+        self.stale.extend(gone);
+        self.mapped.retain(|t| session.lent_chunk(*t).is_some());
+        if let Ok(n) = n {
+            self.read_events(n);
+        }
+    }
+
+    fn failed_records(&self) -> u64 {
+        self.session.stats().failed_records
+    }
+
+    /// Delivers one batch from the engine, as the event loop does; returns its records.
+    fn poll_events(&mut self) -> Vec<Record> {
+        let n = self.session.next_batch();
+        self.read_events(n)
+    }
+
+    /// Reads and checks the first `n` event records.
+    fn read_events(&mut self, n: usize) -> Vec<Record> {
+        let recs: Vec<Record> = (0..n)
+            .map(|i| std::array::from_fn(|k| self.session.events().read(i * RECORD_INTS + k)))
+            .collect();
+        for r in &recs {
+            self.on_event(r);
+        }
+        recs
+    }
+
+    fn on_event(&mut self, r: &Record) {
+        if trace() {
+            eprintln!("  event {r:?}");
+        }
+        let kind = EventKind::ALL
+            .into_iter()
+            .find(|k| *k as i32 == r[0])
+            .unwrap_or_else(|| panic!("unknown event kind in {r:?}"));
+        let socket = r[1] as u32;
+        match kind {
+            EventKind::Accepted => {
+                assert_eq!(socket, self.listener);
+                self.sockets.push(r[2] as u32);
             }
-            Event::Data {
-                socket,
-                buf,
-                offset,
-                len,
-            } => {
-                let size = self
-                    .pool
-                    .class_size(buf.class())
-                    .expect("data in a real class");
+            EventKind::Data => {
+                let h = records::handle_from_ints(r[5], r[6]);
+                assert!(r[4] > 0, "empty DATA");
                 assert!(
-                    offset as usize + len as usize <= size,
-                    "data past its buffer"
+                    self.session.lent_to_js(h),
+                    "DATA of a buffer not lent to JS"
                 );
-                assert!(len > 0);
-                self.received.push(buf);
-                socket
+                self.check_location(h, r[2], r[3], r[4] as u32);
+                self.received.push(h);
             }
-            Event::Closed { socket } => {
+            EventKind::Mapped => {
+                assert!(r[5] > 0, "MAPPED without a release token");
+                self.mapped.push(r[5] as u32);
+            }
+            EventKind::Error => {
+                let syscall = Syscall::ALL.get(r[3] as usize).expect("syscall index");
+                assert_ne!(
+                    *syscall,
+                    Syscall::Unknown,
+                    "an error without a syscall name: {r:?}"
+                );
+            }
+            EventKind::Closed => {
                 assert!(self.closed.insert(socket), "socket {socket} closed twice");
                 assert!(
                     self.closing.contains(&socket),
-                    "Closed for socket {socket} nobody closed"
+                    "CLOSED for socket {socket} nobody closed"
                 );
                 return;
             }
-            Event::Connected { socket }
-            | Event::Sent { socket, .. }
-            | Event::Eof { socket }
-            | Event::Error { socket, .. }
-            | Event::ZeroCopyDone { socket, .. }
-            | Event::Mapped { socket, .. } => socket,
-        };
-        // Engine::close documents that no other event follows the call; io_uring reports a
-        // `Sent` that send_copy's direct send queued before close() after it (harmless to the
-        // binding, which ignores events of destroyed sockets). What must hold: nothing
-        // after `Closed` (the id is stale then).
+            _ => {}
+        }
+        // What must hold: nothing after `CLOSED` (the id is stale then).
         assert!(
             !self.closed.contains(&socket),
-            "{}: event {ev:?} after Closed of socket {socket}",
-            self.engine.backend()
+            "{}: event {r:?} after CLOSED of socket {socket}",
+            self.session.engine().backend()
         );
     }
 
-    /// Gives everything back, closes every socket and waits for their `Closed` events.
+    /// Queues the records that give back everything JS holds.
+    fn give_back(&mut self) {
+        let release = |h: &BufHandle, kind: SubmitKind| {
+            let (lo, hi) = records::handle_ints(*h);
+            [kind as i32, 0, lo, hi, 0, 0, 0, 0]
+        };
+        let mut recs: Vec<Record> = self
+            .received
+            .iter()
+            .map(|h| release(h, SubmitKind::Release))
+            .collect();
+        recs.extend(self.owned.iter().map(|h| release(h, SubmitKind::Drop)));
+        recs.extend(
+            self.mapped
+                .iter()
+                .map(|t| [SubmitKind::Release as i32, 0, *t as i32, 0, 0, 0, 0, 0]),
+        );
+        self.queued.extend(recs);
+    }
+
+    /// Gives everything back through records, closes every socket and waits for their
+    /// `CLOSED` records.
     fn teardown(&mut self) {
         self.peers.clear(); // RST
-        for h in std::mem::take(&mut self.received) {
-            self.engine
-                .release_recv(h)
-                .expect("release of a held received buffer");
-        }
-        for h in std::mem::take(&mut self.owned) {
-            self.js.release(h).expect("release of a held cork buffer");
-        }
+        self.flush(true);
+        self.give_back();
         let all: Vec<SocketId> = std::iter::once(self.listener)
             .chain(self.sockets.iter().copied())
             .collect();
         for &s in &all {
-            if !self.closing.contains(&s) {
-                self.engine.close(s).expect("close of an open socket");
-                self.closing.insert(s);
+            if !self.closed.contains(&s) {
+                self.queued
+                    .push([SubmitKind::Close as i32, s as i32, 0, 0, 0, 0, 0, 0]);
             }
         }
+        self.flush(true);
         let deadline = Instant::now() + LIMIT;
-        while all.iter().any(|s| !self.closed.contains(s)) {
+        while all.iter().any(|s| !self.closed.contains(s))
+            || !self.received.is_empty()
+            || !self.mapped.is_empty()
+        {
             assert!(
                 Instant::now() < deadline,
                 "teardown timed out: {:?} of {all:?} closed",
                 self.closed
             );
-            let mut events = std::mem::take(&mut self.events);
-            events.clear();
-            let _ = self.engine.submit();
-            self.engine.wait(Duration::from_millis(1), &mut events);
-            for ev in &events {
-                self.on_event(ev);
-            }
-            self.events = events;
-            for h in std::mem::take(&mut self.received) {
-                self.engine.release_recv(h).expect("release after close");
-            }
+            self.poll_events();
+            self.give_back();
+            self.flush(true);
+            std::thread::sleep(Duration::from_micros(200));
         }
-        assert_eq!(self.engine.stats().open_sockets, 0);
+        assert!(
+            self.owned.is_empty(),
+            "cork buffers still held: {:?}",
+            self.owned
+        );
+        assert_eq!(self.session.engine().stats().open_sockets, 0);
     }
 
     fn pick_socket(&self, u: &mut Unstructured<'_>) -> Result<SocketId> {

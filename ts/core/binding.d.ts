@@ -74,7 +74,7 @@ export declare class NativeBufferPool {
   /** Free buffers in this thread's native cache (not counting the JS cache block). */
   nativeCached(): number
   /** Pool-wide counters. */
-  stats(): NativeBufferPoolStats
+  stats(): import('./records.generated').NativeBufferPoolStats
 }
 
 /** The native engine for one JS thread. */
@@ -163,7 +163,7 @@ export declare class NativeEngine {
   /** Bytes queued on a socket and not yet handed to the kernel. */
   queuedBytes(id: number): number
   /** Engine counters (syscalls, SQEs, CQEs, bytes, copy-breaks, …) and pool counters. */
-  stats(): Stats
+  stats(): import('./records.generated').NativeEngineStats
   /** Stops watching the event loop. The engine can't deliver events after this. */
   close(): void
 }
@@ -193,9 +193,13 @@ export interface AddressInfo {
 
 /** Cork settings for `corkReplay`. */
 export interface CorkPolicyOptions {
+  /** Capacity of a cork buffer (`cork.maxBytes`). */
   maxBytes: number
+  /** How long corked bytes may wait for an in-flight flush, µs (0 never waits). */
   maxDelayUs: number
+  /** Messages this big or bigger bypass the cork buffer. */
   largeSend: number
+  /** `cork: false`: every message is sealed on its own. */
   enabled: boolean
 }
 
@@ -235,44 +239,6 @@ export interface NativeBufferPoolOptions {
   maxCount?: number
   /** Fault every page in when a region is mapped. */
   populate?: boolean
-}
-
-/** Pool-wide counters (`zerosock_pool::ClassStats` of the one class). */
-export interface NativeBufferPoolStats {
-  /** Bytes per buffer. */
-  size: number
-  /** Buffers mapped so far. */
-  capacity: number
-  /** Buffers the pool may ever have. */
-  limit: number
-  /** Regions mapped so far. */
-  regions: number
-  /** Native acquires (all threads). */
-  acquired: number
-  /** Native releases (all threads, every path). */
-  released: number
-  /** Native acquires served from a thread's native cache. */
-  recycledFromCache: number
-  /** Native acquires that went to the shared free list (or grew the pool). */
-  misses: number
-  /** Releases on a non-owner thread pushed onto the owner's return ring. */
-  returnedViaRing: number
-  /** Buffers owners took back from their return rings. */
-  drainedFromRing: number
-  /** Non-owner releases that went to the shared free list instead. */
-  returnedToShared: number
-  /** Growth steps. */
-  grows: number
-  /** Acquires refused with `ERR_ZEROSOCK_POOL_EXHAUSTED`. */
-  exhausted: number
-  /** Buffers natively out (includes those on JS cache blocks). */
-  inUse: number
-  /** Highest number of buffers natively out at once (sampled per batch). */
-  highWater: number
-  /** Free buffers on the shared free list. */
-  sharedFree: number
-  /** Live thread handles (`LocalPool`s) with a return ring. */
-  owners: number
 }
 
 /**
@@ -359,63 +325,6 @@ export interface RingEchoStats {
   messages: number
   /** Payload bytes echoed. */
   bytes: number
-}
-
-/** Engine and pool counters. */
-export interface Stats {
-  enters: number
-  epollWaits: number
-  readCalls: number
-  writeCalls: number
-  /** Writes (send completions / writev calls) that sent queued bytes. */
-  sendOps: number
-  otherSyscalls: number
-  sqes: number
-  cqes: number
-  bytesIn: number
-  bytesOut: number
-  recvEvents: number
-  copyBreaks: number
-  recvBufferExhausted: number
-  accepted: number
-  openSockets: number
-  poolInUse: number
-  poolHighWater: number
-  poolAcquired: number
-  poolReleased: number
-  failedRecords: number
-  /**
-   * Turns that returned to the event loop with work only a submit hands to the kernel
-   * (the engine submitted it then); always 0 unless a path forgot to flush.
-   */
-  strandedSubmits: number
-  /**
-   * Busy-poll spins (`setBusyPoll`), those that saw work arrive in their budget, those cut
-   * short because another handle of the loop was ready, the time spent spinning (µs) and
-   * the adaptive budget now (µs).
-   */
-  busyPolls: number
-  busyPollHits: number
-  busyPollYields: number
-  busyPollSpunUs: number
-  busyPollBudgetUs: number
-  zerocopySends: number
-  zerocopyBytes: number
-  zerocopyCopiedBytes: number
-  zerocopyCopiedSends: number
-  zerocopyDoneSends: number
-  zerocopyFallbackSends: number
-  zcWrites: number
-  zcNotifications: number
-  zcDoneEvents: number
-  zcEnobufs: number
-  zcLeakedSends: number
-  recvMappedBytes: number
-  recvCopiedBytes: number
-  zcRecvCalls: number
-  zcRecvFallbacks: number
-  /** Zerocopy sends completed per kernel notification. */
-  zerocopySendsPerNotification: number
 }
 
 /** What the engine owes a submit (`Engine::debt()`). */

@@ -7,6 +7,14 @@
 import { native } from './native';
 import { callNative, ZerosockError } from './errors';
 import type { NativeEngine } from './binding';
+import {
+  Ev,
+  Sub,
+  OWES_SUBMIT_INT,
+  RECORD_INTS,
+  REPLY_INTS,
+  SYSCALL_NAMES,
+} from './records.generated';
 
 /**
  * Flushes that may walk their completions inline between two event-loop dispatches. Past it,
@@ -16,47 +24,11 @@ import type { NativeEngine } from './binding';
  */
 const MAX_INLINE_ROUNDS = 16;
 
-/** Ints per record (both directions). Keep in sync with crates/node/src/records.rs. */
-export const RECORD_INTS = 8;
-const REPLY_INTS = RECORD_INTS;
-/**
- * Reply int native sets to 1 while it holds work that only a flush hands to the kernel (a
- * direct write's remainder, queued SQEs, an unannounced `Sent`): `OWES_SUBMIT_INT` in
- * crates/node/src/records.rs.
- */
-const OWES_SUBMIT = 7;
 /** `ZEROSOCK_DEBUG=1`: a stranded submit throws (with where the bytes are) instead of counting. */
 const DEBUG = process.env.ZEROSOCK_DEBUG === '1';
 
-/** Event kinds (native → JS). */
-export const enum Ev {
-  Accepted = 1,
-  Connected = 2,
-  Data = 3,
-  Sent = 4,
-  Eof = 5,
-  Error = 6,
-  Closed = 7,
-  /** `[8, socket, first, last, copied]`: zerocopy sends first..=last completed. */
-  ZcDone = 8,
-  /** `[9, socket, window, chunk, len, token, 0]`: zerocopy receive mapped `len` bytes. */
-  Mapped = 9,
-}
-
-/** Submission kinds (JS → native). */
-export const enum Sub {
-  Send = 1,
-  Release = 2,
-  Shutdown = 3,
-  Close = 4,
-  Pause = 5,
-  Resume = 6,
-  Drop = 7,
-  /** `[8, socket, region (-1: pinned), offset (pin token), len]`: zerocopy send. */
-  SendZc = 8,
-  /** `[9, socket, on]`: zerocopy receive on/off. */
-  ZcRecv = 9,
-}
+/** Record layout and kinds: generated from crates/wire/src/records.rs. */
+export { Ev, Sub, RECORD_INTS } from './records.generated';
 
 /** What a socket or listener implements to receive its events. */
 export interface EventSink {
@@ -74,12 +46,9 @@ export interface PoolSlice {
 
 export type BackendName = 'io_uring' | 'epoll';
 
-let syscallTable: string[] | undefined;
-
 /** Name of the syscall with index `i` in error records. */
 export function syscallName(i: number): string {
-  syscallTable ??= native.syscallNames();
-  return syscallTable[i] ?? 'unknown';
+  return SYSCALL_NAMES[i] ?? 'unknown';
 }
 
 export class Engine {
@@ -283,7 +252,7 @@ export class Engine {
 
   /** Whether native holds work that only a flush hands to the kernel. */
   private nativeOwes(): boolean {
-    return this.submits[OWES_SUBMIT] !== 0;
+    return this.submits[OWES_SUBMIT_INT] !== 0;
   }
 
   /** Whether anything is waiting for this engine's next flush (JS records, corks, native). */

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { systemError } from './system-error';
 
 /**
@@ -59,17 +60,26 @@ export class InvalidArgumentError extends ZerosockError {
   }
 }
 
-const CODED_MESSAGE = /^(ERR_ZEROSOCK_[A-Z_]+|ERR_INVALID_ARG_[A-Z_]+|ERR_OUT_OF_RANGE): ([^]*)$/;
+/** Codes a native error can carry that are a {@link ZerosockError}'s. */
+const ZEROSOCK_CODE = /^(ERR_ZEROSOCK_[A-Z_]+|ERR_INVALID_ARG_[A-Z_]+|ERR_OUT_OF_RANGE)$/;
+
+/** The `code` the binding set on a native error (a napi custom status), if any. */
+function nativeCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
 
 /**
- * The one place native errors are mapped: the binding throws errors whose message starts with
- * a stable code (`ERR_ZEROSOCK_…: message`); anything else is an internal failure.
+ * The one place native errors are mapped: the binding throws errors whose `code` is stable
+ * (`ERR_ZEROSOCK_…`); anything else is an internal failure.
  */
 export function fromNative(err: unknown): Error {
   if (err instanceof ZerosockError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const m = CODED_MESSAGE.exec(message);
-  if (m) return new ZerosockError(m[1] as ZerosockErrorCode, m[2], { cause: err });
+  const code = nativeCode(err);
+  if (code !== undefined && ZEROSOCK_CODE.test(code)) {
+    return new ZerosockError(code as ZerosockErrorCode, message, { cause: err });
+  }
   return new ZerosockError('ERR_ZEROSOCK_INTERNAL', message, { cause: err });
 }
 
@@ -83,12 +93,12 @@ export function callNative<T>(fn: () => T): T {
 }
 
 /**
- * Native system-call failures arrive as `SYSERR <errno> <syscall>` messages; this turns them
- * into Node-style system errors (and anything else through {@link fromNative}).
+ * Native system-call failures arrive with the errno's name as `code` (`'ECONNREFUSED'`) and
+ * the syscall as message; this turns them into Node-style system errors (and anything else
+ * through {@link fromNative}).
  */
 export function nativeSysError(err: unknown, address?: string, port?: number): Error {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /^SYSERR (\d+) (\w+)/.exec(message);
-  if (m) return systemError(Number(m[1]), m[2], address, port);
+  const errno = osConstants.errno[nativeCode(err) as keyof typeof osConstants.errno];
+  if (errno !== undefined) return systemError(errno, (err as Error).message, address, port);
   return fromNative(err);
 }

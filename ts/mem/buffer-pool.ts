@@ -19,6 +19,8 @@ import { native } from '../core/native';
 import { fromNative, InvalidArgumentError, ZerosockError } from '../core/errors';
 import type { NativeBufferPool } from '../core/binding';
 import { assertNotInFlight } from './lent-memory';
+/** Ints before the first `[index, generation]` pair of the cache block; int 0 is its length. */
+import { CACHE_HEAD } from '../core/records.generated';
 
 /** Options of {@link BufferPool}. */
 export interface BufferPoolOptions {
@@ -100,8 +102,6 @@ export interface BufferPoolStats {
   threads: number;
 }
 
-/** Ints before the first `[index, generation]` pair of the cache block; int 0 is its length. */
-const CACHE_HEAD = 4;
 const MAX_SIZE = 2 ** 30;
 const MAX_U32 = 2 ** 32 - 1;
 

@@ -8,9 +8,13 @@ use zerosock_cork::{replay, CorkPolicy, FlushReason, Out, Step};
 /// Cork settings for `corkReplay`.
 #[napi(object)]
 pub struct CorkPolicyOptions {
+    /// Capacity of a cork buffer (`cork.maxBytes`).
     pub max_bytes: u32,
+    /// How long corked bytes may wait for an in-flight flush, µs (0 never waits).
     pub max_delay_us: u32,
+    /// Messages this big or bigger bypass the cork buffer.
     pub large_send: u32,
+    /// `cork: false`: every message is sealed on its own.
     pub enabled: bool,
 }
 

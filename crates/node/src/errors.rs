@@ -1,72 +1,85 @@
 //! The one error-mapping function, [`to_napi`]: every crate error becomes a JS `Error` whose
-//! message carries what `ts/errors.ts` needs to rebuild it — `ERR_ZEROSOCK_…: message` for a
-//! zerosock error (→ `ZerosockError` with that `code`), `SYSERR <errno> <syscall>` for a failed
-//! system call (→ a Node-style system error). napi-rs only throws `Status` codes itself.
+//! `code` is carried by a napi custom status ([`Code`]) — `ERR_ZEROSOCK_…` for a zerosock
+//! error (→ `ZerosockError` in ts/errors.ts), the errno's name (`ECONNREFUSED`, with the
+//! syscall as the message) for a failed system call (→ a Node-style system error).
 
 use zerosock_pool::PoolError;
+use zerosock_ring::RingError;
 use zerosock_uring::backend_choice::InvalidBackend;
-use zerosock_uring::{EngineError, SysError};
+use zerosock_uring::{errno_name, EngineError, SysError};
 
-/// What a failure looks like to JS.
-pub enum JsFailure {
-    /// A zerosock error with a stable code.
-    Coded(&'static str, String),
-    /// A system call failed with `errno`.
-    Sys(i32, &'static str),
-}
+/// The `code` of a JS error thrown by the binding.
+pub struct Code(pub &'static str);
 
-/// Any error with a stable zerosock code (implement it for a crate's error type to use
-/// [`to_napi`] with it; `PoolError` and the engine's errors are mapped below).
-pub trait Coded: std::fmt::Display {
-    /// The stable `ERR_ZEROSOCK_…` code.
-    fn code(&self) -> &'static str;
-}
-
-impl<T: Coded> From<T> for JsFailure {
-    fn from(e: T) -> Self {
-        JsFailure::Coded(e.code(), e.to_string())
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
     }
 }
 
-impl From<InvalidBackend> for JsFailure {
-    fn from(e: InvalidBackend) -> Self {
-        JsFailure::Coded(e.code(), e.to_string())
+/// A binding call's result: its error's `code` is a [`Code`].
+pub type Result<T> = napi::Result<T, Code>;
+
+/// A coded error made here (bad argument, missing region, …).
+pub fn coded(code: &'static str, msg: impl Into<String>) -> napi::Error<Code> {
+    napi::Error::new(Code(code), msg.into())
+}
+
+/// A crate error with its code and message (the message without a leading `code: `).
+fn with_code(code: &'static str, e: impl std::fmt::Display) -> napi::Error<Code> {
+    let text = e.to_string();
+    let msg = text.strip_prefix(code).and_then(|m| m.strip_prefix(": "));
+    coded(code, msg.unwrap_or(&text))
+}
+
+/// Errors of the crates under the binding, as JS errors.
+pub trait ToJs {
+    /// The JS error.
+    fn to_js(self) -> napi::Error<Code>;
+}
+
+impl ToJs for SysError {
+    fn to_js(self) -> napi::Error<Code> {
+        coded(errno_name(self.errno), self.syscall)
     }
 }
 
-impl From<PoolError> for JsFailure {
-    fn from(e: PoolError) -> Self {
-        JsFailure::Coded(e.code(), e.to_string())
+impl ToJs for PoolError {
+    fn to_js(self) -> napi::Error<Code> {
+        with_code(self.code(), self)
     }
 }
 
-impl From<SysError> for JsFailure {
-    fn from(e: SysError) -> Self {
-        JsFailure::Sys(e.errno, e.syscall)
+impl ToJs for RingError {
+    fn to_js(self) -> napi::Error<Code> {
+        with_code(self.code(), self)
     }
 }
 
-impl From<EngineError> for JsFailure {
-    fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::Sys(s) => s.into(),
-            EngineError::Pool(p) => p.into(),
-            other => JsFailure::Coded(other.code(), other.to_string()),
+impl ToJs for InvalidBackend {
+    fn to_js(self) -> napi::Error<Code> {
+        with_code(self.code(), self)
+    }
+}
+
+impl ToJs for EngineError {
+    fn to_js(self) -> napi::Error<Code> {
+        match self {
+            EngineError::Sys(s) => s.to_js(),
+            EngineError::Pool(p) => p.to_js(),
+            other => with_code(other.code(), other),
         }
     }
 }
 
-/// Converts a crate error into the JS error `ts/errors.ts` decodes.
-pub fn to_napi<E: Into<JsFailure>>(err: E) -> napi::Error {
-    let message = match err.into() {
-        JsFailure::Coded(code, msg) if msg.starts_with(code) => msg,
-        JsFailure::Coded(code, msg) => format!("{code}: {msg}"),
-        JsFailure::Sys(errno, syscall) => format!("SYSERR {errno} {syscall}"),
-    };
-    napi::Error::new(napi::Status::GenericFailure, message)
+/// A napi failure of the binding's own (creating a value, …): an internal error.
+impl ToJs for napi::Error {
+    fn to_js(self) -> napi::Error<Code> {
+        coded("ERR_ZEROSOCK_INTERNAL", self.reason)
+    }
 }
 
-/// A coded error made here (bad argument, missing region, …).
-pub fn coded(code: &'static str, msg: impl Into<String>) -> napi::Error {
-    to_napi(JsFailure::Coded(code, msg.into()))
+/// Converts a crate error into the JS error ts/errors.ts maps (for `map_err`).
+pub fn to_napi(err: impl ToJs) -> napi::Error<Code> {
+    err.to_js()
 }

@@ -94,7 +94,7 @@ pub fn probe() -> ProbeResult {
 /// Validates a backend name (`'auto' | 'io_uring' | 'epoll'`) against `ZEROSOCK_BACKEND` and
 /// returns the backend that would run. Throws `ERR_ZEROSOCK_INVALID_BACKEND` for unknown names.
 #[napi]
-pub fn resolve_backend(option: Option<String>) -> napi::Result<String> {
+pub fn resolve_backend(option: Option<String>) -> crate::errors::Result<String> {
     let choice = zerosock_uring::BackendChoice::resolve(option.as_deref())
         .map_err(crate::errors::to_napi)?;
     let usable = zerosock_uring::probe().io_uring_usable();

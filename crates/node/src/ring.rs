@@ -8,36 +8,11 @@
 //!
 //! Conversion only: the ring protocol lives in `zerosock_ring`.
 
-use crate::errors::{to_napi, Coded};
+use crate::errors::{coded, to_napi, Result};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use zerosock_ring::{relay, ByteRing, RingError};
-
-/// A ring error for [`to_napi`]: `RingError`'s `Display` already starts with the code, which
-/// `to_napi` adds again, so this shows the message without it.
-struct RingFailure(RingError);
-
-impl std::fmt::Display for RingFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = self.0.to_string();
-        let prefix = format!("{}: ", self.0.code());
-        f.write_str(text.strip_prefix(&prefix).unwrap_or(&text))
-    }
-}
-
-impl Coded for RingFailure {
-    fn code(&self) -> &'static str {
-        self.0.code()
-    }
-}
-
-fn ring_err(err: RingError) -> Error {
-    to_napi(RingFailure(err))
-}
+use zerosock_ring::{ByteRing, RelayStats, RelayThread};
 
 /// Creates an empty byte ring (kind 1) of `capacity` data bytes in Rust memory and returns its
 /// whole region (384-byte header + data) as an external `ArrayBuffer`. The memory is freed when
@@ -46,11 +21,12 @@ fn ring_err(err: RingError) -> Error {
 /// Errors: `ERR_ZEROSOCK_RING_CAPACITY` unless `capacity` is a power of two in 64..=2^30.
 #[napi]
 pub fn native_ring_create(env: &Env, capacity: u32) -> Result<ArrayBuffer<'_>> {
-    let ring = ByteRing::new(capacity as usize).map_err(ring_err)?;
+    let ring = ByteRing::new(capacity as usize).map_err(to_napi)?;
     let (ptr, len) = (ring.as_ptr(), ring.region_len());
     // SAFETY: `ptr` is the ring's allocation of `len` bytes, kept alive by `ring`, which the
     // finalizer drops only once the ArrayBuffer is gone. JS accesses it as the ring protocol says.
     unsafe { ArrayBuffer::from_external(env, ptr, len, ring, |_, ring| drop(ring)) }
+        .map_err(to_napi)
 }
 
 /// What a finished echo moved.
@@ -65,8 +41,8 @@ pub struct RingEchoStats {
 /// A native thread echoing one ring into another (see `ringEchoStart`).
 #[napi]
 pub struct RingEcho {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<std::result::Result<RingEchoStats, RingError>>>,
+    /// Declared first: dropped (stopped and joined) before the arrays below are let go.
+    relay: RelayThread,
     /// Hold the JS memory of both rings (strong references) until the thread has been joined.
     _input: Uint8Array,
     _output: Uint8Array,
@@ -94,48 +70,35 @@ pub fn ring_echo_start(
     let (in_ptr, in_len) = (input.as_ptr() as usize, input.len());
     let (out_ptr, out_len) = (output.as_ptr() as usize, output.len());
     if in_ptr < out_ptr + out_len && out_ptr < in_ptr + in_len {
-        return Err(Error::new(
-            Status::InvalidArg,
-            "ERR_INVALID_ARG_VALUE: the input and output rings overlap",
-        ));
+        let msg = "the input and output rings overlap";
+        return Err(coded("ERR_INVALID_ARG_VALUE", msg));
     }
     // SAFETY: the arrays' memory stays valid while `RingEcho` holds `input`/`output` (strong
     // references), and `RingEcho` joins the thread before letting them go. JS accesses the rings
     // only through the ring protocol (it is the other party of each), which `attach` validates.
     let consumer = unsafe { ByteRing::attach(in_ptr as *mut u8, in_len) }
-        .map_err(ring_err)?
+        .map_err(to_napi)?
         .split()
         .1;
     // SAFETY: as above.
     let producer = unsafe { ByteRing::attach(out_ptr as *mut u8, out_len) }
-        .map_err(ring_err)?
+        .map_err(to_napi)?
         .split()
         .0;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let thread = std::thread::Builder::new()
-        .name("zerosock-ring-echo".into())
-        .spawn(move || {
-            let wake = || {
-                if let Some(f) = &notify {
-                    f.call((), ThreadsafeFunctionCallMode::NonBlocking);
-                }
-            };
-            let wake: Option<&dyn Fn()> = notify.as_ref().map(|_| &wake as &dyn Fn());
-            relay(consumer, producer, &flag, wake).map(|s| RingEchoStats {
-                messages: s.messages as i64,
-                bytes: s.bytes as i64,
-            })
+    let wake = notify.map(|f| -> Box<dyn Fn() + Send> {
+        Box::new(move || {
+            f.call((), ThreadsafeFunctionCallMode::NonBlocking);
         })
-        .map_err(|e| {
-            Error::new(
-                Status::GenericFailure,
-                format!("ERR_ZEROSOCK_INTERNAL: spawning the echo thread: {e}"),
+    });
+    let relay =
+        RelayThread::spawn("zerosock-ring-echo", consumer, producer, wake).map_err(|e| {
+            coded(
+                "ERR_ZEROSOCK_INTERNAL",
+                format!("spawning the echo thread: {e}"),
             )
         })?;
     Ok(RingEcho {
-        stop,
-        thread: Some(thread),
+        relay,
         _input: input,
         _output: output,
     })
@@ -149,33 +112,26 @@ impl RingEcho {
     /// Errors: `ERR_ZEROSOCK_RING_CORRUPT` when JS broke the ring protocol.
     #[napi]
     pub fn stop(&mut self) -> Result<RingEchoStats> {
-        self.stop.store(true, Ordering::Release);
-        match self.thread.take().map(JoinHandle::join) {
+        match self.relay.stop() {
             None => Ok(RingEchoStats {
                 messages: 0,
                 bytes: 0,
             }),
-            Some(Ok(result)) => result.map_err(ring_err),
-            Some(Err(_)) => Err(Error::new(
-                Status::GenericFailure,
-                "ERR_ZEROSOCK_INTERNAL: the echo thread panicked",
-            )),
+            Some(Some(result)) => result.map(echo_stats).map_err(to_napi),
+            Some(None) => Err(coded("ERR_ZEROSOCK_INTERNAL", "the echo thread panicked")),
         }
     }
 
     /// Whether the thread has ended (end marker forwarded, error, or stopped).
     #[napi(getter)]
     pub fn finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+        self.relay.finished()
     }
 }
 
-impl Drop for RingEcho {
-    fn drop(&mut self) {
-        // The thread must not outlive the memory held by `_input`/`_output`.
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+fn echo_stats(s: RelayStats) -> RingEchoStats {
+    RingEchoStats {
+        messages: s.messages as i64,
+        bytes: s.bytes as i64,
     }
 }

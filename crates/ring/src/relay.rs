@@ -1,9 +1,11 @@
-//! [`relay`]: forwards every message of one byte ring to another on the calling thread — the
-//! native half of the JS↔native ring round trip (`ringEchoStart` in the Node binding, the
-//! ring benchmark and tests).
+//! [`relay`]: forwards every message of one byte ring to another on the calling thread (or on
+//! a thread of its own, [`RelayThread`]) — the native half of the JS↔native ring round trip
+//! (`ringEchoStart` in the Node binding, the ring benchmark and tests).
 
 use crate::{ByteConsumer, ByteProducer, RingError};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Messages moved per round before the output is published to and checked for a sleeper.
@@ -110,6 +112,63 @@ impl Backoff {
     }
 }
 
+/// What a [`RelayThread`] ended with: its stats, a protocol error, or `None` if it panicked.
+pub type RelayOutcome = Option<Result<RelayStats, RingError>>;
+
+/// [`relay`] on a thread of its own, until the end marker or [`RelayThread::stop`]. Dropping
+/// it stops and joins the thread, so memory the rings live in may be freed after the drop.
+pub struct RelayThread {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<RelayStats, RingError>>>,
+}
+
+impl RelayThread {
+    /// Starts relaying `input` into `output` on a new thread named `name`; `wake` as for
+    /// [`relay`].
+    pub fn spawn(
+        name: &str,
+        input: ByteConsumer,
+        output: ByteProducer,
+        wake: Option<Box<dyn Fn() + Send>>,
+    ) -> std::io::Result<RelayThread> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                relay(
+                    input,
+                    output,
+                    &flag,
+                    wake.as_deref().map(|w| w as &dyn Fn()),
+                )
+            })?;
+        Ok(RelayThread {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread (at once, or after it forwarded the end marker) and waits for it;
+    /// `None` if it was stopped before.
+    pub fn stop(&mut self) -> Option<RelayOutcome> {
+        self.stop.store(true, Ordering::Release);
+        let thread = self.thread.take()?;
+        Some(thread.join().ok())
+    }
+
+    /// Whether the thread has ended (end marker forwarded, error, or stopped).
+    pub fn finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for RelayThread {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
 #[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
@@ -169,5 +228,23 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         stop.store(true, Ordering::Release);
         assert_eq!(t.join().unwrap().unwrap(), RelayStats::default());
+    }
+
+    #[test]
+    fn a_relay_thread_ends_at_the_marker_and_reports_once() {
+        let (mut to_relay, relay_in) = ByteRing::new(1024).unwrap().split();
+        let (relay_out, mut from_relay) = ByteRing::new(1024).unwrap().split();
+        let mut t = RelayThread::spawn("relay-test", relay_in, relay_out, None).unwrap();
+        assert!(to_relay.push(b"abc").unwrap() && to_relay.push(&[]).unwrap());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !t.finished() {
+            assert!(Instant::now() < deadline, "relay thread did not end");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut out = Vec::new();
+        assert_eq!(from_relay.pop_into(&mut out).unwrap(), Some(3));
+        let stats = t.stop().unwrap().unwrap().unwrap();
+        assert_eq!((stats.messages, stats.bytes), (1, 3));
+        assert!(t.stop().is_none(), "a second stop reports nothing");
     }
 }

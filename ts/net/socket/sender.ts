@@ -197,11 +197,10 @@ export class Sender {
       // What the direct write left over is queued: submit it with this tick's flush.
       this.engine.scheduleFlush();
     } catch (err) {
-      const message = (err as Error).message;
       // The engine already saw this socket fail (peer reset) and its 'error' event is further
       // on in the batch being walked: drop the bytes, as a corked send's record would be.
-      if (message.startsWith('ERR_ZEROSOCK_SOCKET_CLOSED')) return;
-      throw new ZerosockError('ERR_ZEROSOCK_INTERNAL', message, { cause: err });
+      if ((err as { code?: string }).code === 'ERR_ZEROSOCK_SOCKET_CLOSED') return;
+      throw new ZerosockError('ERR_ZEROSOCK_INTERNAL', (err as Error).message, { cause: err });
     }
   }
 

@@ -1,10 +1,11 @@
 //! Hooks into Node's own event loop (libuv), so engine completions are processed on the JS
 //! thread without a thread hop (DESIGN.md §4): a `uv_poll_t` watches the engine's notify fd
 //! ([`UvHook::watch_fd`]), and an optional `uv_prepare_t` runs right before libuv waits for I/O
-//! ([`UvHook::before_io_wait`], used for busy polling).
+//! ([`UvHook::before_io_wait`], used for busy polling). The binding passes the loop
+//! (`napi_get_uv_event_loop`); nothing here needs napi.
 //!
 //! The libuv functions are looked up with dlsym(3) in the running `node` binary, which exports
-//! them for addons; nothing is linked at build time.
+//! them for addons; nothing is linked at build time (outside Node every hook fails to start).
 
 use std::ffi::{c_int, c_void, CStr};
 use std::os::fd::RawFd;
@@ -88,7 +89,8 @@ fn api() -> Result<&'static UvApi, String> {
     .map_err(Clone::clone)
 }
 
-type Callback = Box<dyn FnMut()>;
+/// A hook's callback.
+pub type Callback = Box<dyn FnMut()>;
 
 /// Which libuv handle a [`UvHook`] is.
 #[derive(Clone, Copy)]
@@ -146,35 +148,22 @@ fn handle_layout() -> std::alloc::Layout {
     std::alloc::Layout::from_size_align(size.max(8), 16).expect("uv handle layout")
 }
 
-/// The loop of `env`.
-///
-/// # Safety
-/// Called on the JS thread that owns `env`.
-unsafe fn uv_loop_of(env: napi::sys::napi_env) -> Result<*mut c_void, String> {
-    let mut uv_loop: *mut napi::sys::uv_loop_s = std::ptr::null_mut();
-    // SAFETY: `env` is the current env (caller contract); `uv_loop` is a valid out pointer.
-    let status = unsafe { napi::sys::napi_get_uv_event_loop(env, &mut uv_loop) };
-    if status != napi::sys::Status::napi_ok || uv_loop.is_null() {
-        return Err("napi_get_uv_event_loop failed".into());
-    }
-    Ok(uv_loop.cast())
-}
-
 impl UvHook {
-    /// Starts watching `fd` for readability on `env`'s event loop; `callback` runs on the JS
+    /// Starts watching `fd` for readability on `uv_loop`; `callback` runs on the loop
     /// thread each time the fd is readable (level-triggered: it must drain the fd).
     ///
     /// # Safety
-    /// Must be called on the JS thread that owns `env`; `fd` must stay open until drop.
+    /// Must be called on the thread that runs `uv_loop` (a live `uv_loop_t`); `fd` must stay
+    /// open until drop.
     pub unsafe fn watch_fd(
-        env: napi::sys::napi_env,
+        uv_loop: *mut c_void,
         fd: RawFd,
         callback: Callback,
     ) -> Result<UvHook, String> {
-        // SAFETY: caller contract (JS thread of `env`); init and start are uv_poll's.
+        // SAFETY: caller contract (the loop's thread); init and start are uv_poll's.
         unsafe {
             Self::start(
-                env,
+                uv_loop,
                 Kind::Poll,
                 callback,
                 |api, lp, h| (api.poll_init)(lp, h, fd),
@@ -190,14 +179,12 @@ impl UvHook {
     /// handle of the loop has I/O ready). Created unreferenced: it never keeps the process alive.
     ///
     /// # Safety
-    /// Must be called on the JS thread that owns `env`.
+    /// Must be called on the thread that runs `uv_loop` (a live `uv_loop_t`).
     pub unsafe fn before_io_wait(
-        env: napi::sys::napi_env,
+        uv_loop: *mut c_void,
         mut callback: Box<dyn FnMut(c_int, RawFd)>,
     ) -> Result<UvHook, String> {
         let api = api()?;
-        // SAFETY: caller contract (JS thread of `env`).
-        let uv_loop = unsafe { uv_loop_of(env) }?;
         let callback: Callback = Box::new(move || {
             // SAFETY: this thread's loop outlives its handles; uv_backend_timeout only reads it.
             let timeout = unsafe { (api.backend_timeout)(uv_loop) };
@@ -205,10 +192,10 @@ impl UvHook {
             let fd = unsafe { (api.backend_fd)(uv_loop) };
             callback(timeout, fd)
         });
-        // SAFETY: caller contract (JS thread of `env`); init and start are uv_prepare's.
+        // SAFETY: caller contract (the loop's thread); init and start are uv_prepare's.
         let mut hook = unsafe {
             Self::start(
-                env,
+                uv_loop,
                 Kind::Prepare,
                 callback,
                 |api, lp, h| (api.prepare_init)(lp, h),
@@ -222,17 +209,15 @@ impl UvHook {
     /// Allocates, initialises and starts one handle.
     ///
     /// # Safety
-    /// Called on the JS thread of `env`; `init`/`start` are the handle kind's libuv calls.
+    /// Called on the thread of `uv_loop`; `init`/`start` are the handle kind's libuv calls.
     unsafe fn start(
-        env: napi::sys::napi_env,
+        uv_loop: *mut c_void,
         kind: Kind,
         callback: Callback,
         init: impl FnOnce(&UvApi, *mut c_void, *mut c_void) -> c_int,
         start: impl FnOnce(&UvApi, *mut c_void) -> c_int,
     ) -> Result<UvHook, String> {
         let api = api()?;
-        // SAFETY: caller contract.
-        let uv_loop = unsafe { uv_loop_of(env) }?;
         let layout = handle_layout();
         // SAFETY: non-zero size (max(8)) and valid alignment.
         let handle = unsafe { std::alloc::alloc_zeroed(layout) } as *mut c_void;
@@ -290,5 +275,18 @@ impl Drop for UvHook {
             };
             (self.api.close)(self.handle, on_close);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UvHook;
+
+    #[test]
+    fn outside_node_no_hook_starts() {
+        // SAFETY: libuv is not in this process, so the lookup fails before the loop is used.
+        let hook = unsafe { UvHook::watch_fd(std::ptr::null_mut(), 0, Box::new(|| {})) };
+        let err = hook.err().expect("no libuv in a test binary");
+        assert!(err.contains("not found"), "{err}");
     }
 }

@@ -1,0 +1,235 @@
+//! The record layout shared with JS: blocks of 8 `i32`s, events native → JS and submissions
+//! JS → native. ts/core/records.generated.ts is written from this file ([`crate::ts`]); a test
+//! fails when the committed copy is stale.
+
+use crate::syscall::Syscall;
+use zerosock_pool::BufHandle;
+use zerosock_uring::Event;
+
+/// Ints per record, in both directions.
+pub const RECORD_INTS: usize = 8;
+/// Ints at the start of the submission block used for replies (`acquire`, [`OWES_SUBMIT_INT`]).
+pub const REPLY_INTS: usize = RECORD_INTS;
+/// Event records per JS callback.
+pub const EVENT_RECORDS: usize = 1024;
+/// Submission records per `flush()`.
+pub const SUBMIT_RECORDS: usize = 4096;
+
+/// Reply int (in the submission block's reply area) that says whether the engine holds work
+/// only a submit hands to the kernel (`Engine::debt()` not empty): 1 or 0, rewritten after
+/// every native call that can change it. JS reads it to know that it must flush before it
+/// returns to the event loop.
+pub const OWES_SUBMIT_INT: usize = 7;
+
+/// Event kinds (native → JS), int 0 of an event record.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum EventKind {
+    /// `[ACCEPTED, listener, socket]`.
+    Accepted = 1,
+    /// `[CONNECTED, socket]`.
+    Connected = 2,
+    /// `[DATA, socket, region, byteOffset, len, handleLo, handleHi]`.
+    Data = 3,
+    /// `[SENT, socket, bytesLo, bytesHi]`.
+    Sent = 4,
+    /// `[EOF, socket]`.
+    Eof = 5,
+    /// `[ERROR, socket, errno, syscall index]`.
+    Error = 6,
+    /// `[CLOSED, socket]`: the last event of a socket.
+    Closed = 7,
+    /// `[ZC_DONE, socket, first, last, copied]`: zerocopy sends `first..=last` finished.
+    ZcDone = 8,
+    /// `[MAPPED, socket, window, chunk, len, token, 0]`: zerocopy receive mapped `len` bytes;
+    /// give them back with `[RELEASE, 0, token, 0]` (handle hi 0 never names a pool buffer).
+    Mapped = 9,
+}
+
+/// Submission kinds (JS → native), int 0 of a submission record.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(i32)]
+pub enum SubmitKind {
+    /// `[SEND, socket, handleLo, handleHi, offset, len]`: send a pool buffer's bytes.
+    Send = 1,
+    /// `[RELEASE, 0, handleLo, handleHi]`: JS is done with a received buffer (handle hi 0:
+    /// the release token of a `MAPPED` chunk in handle lo).
+    Release = 2,
+    /// `[SHUTDOWN, socket]`: FIN after everything queued.
+    Shutdown = 3,
+    /// `[CLOSE, socket]`.
+    Close = 4,
+    /// `[PAUSE, socket]`: stop reading.
+    Pause = 5,
+    /// `[RESUME, socket]`: read again.
+    Resume = 6,
+    /// `[DROP, 0, handleLo, handleHi]`: give back an unused cork buffer.
+    Drop = 7,
+    /// `[SEND_ZC, socket, -1, token, len]`: zerocopy send of the JS memory pinned under
+    /// `token` (`pinZeroCopy`); its send id is the socket's next one.
+    SendZc = 8,
+    /// `[ZC_RECV, socket, on]`: zerocopy receive on/off (a listener: for what it accepts).
+    ZcRecv = 9,
+}
+
+impl EventKind {
+    /// Every kind, in value order.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Accepted,
+        EventKind::Connected,
+        EventKind::Data,
+        EventKind::Sent,
+        EventKind::Eof,
+        EventKind::Error,
+        EventKind::Closed,
+        EventKind::ZcDone,
+        EventKind::Mapped,
+    ];
+}
+
+impl SubmitKind {
+    /// Every kind, in value order.
+    pub const ALL: [SubmitKind; 9] = [
+        SubmitKind::Send,
+        SubmitKind::Release,
+        SubmitKind::Shutdown,
+        SubmitKind::Close,
+        SubmitKind::Pause,
+        SubmitKind::Resume,
+        SubmitKind::Drop,
+        SubmitKind::SendZc,
+        SubmitKind::ZcRecv,
+    ];
+
+    /// The kind with value `v`, if any.
+    pub fn from_i32(v: i32) -> Option<SubmitKind> {
+        SubmitKind::ALL.into_iter().find(|k| *k as i32 == v)
+    }
+}
+
+/// One record.
+pub type Record = [i32; RECORD_INTS];
+
+/// Splits a handle into the two ints JS carries.
+pub fn handle_ints(h: BufHandle) -> (i32, i32) {
+    let raw = h.to_u64();
+    (raw as u32 as i32, (raw >> 32) as u32 as i32)
+}
+
+/// Rebuilds a handle from the two ints JS carried.
+pub fn handle_from_ints(lo: i32, hi: i32) -> BufHandle {
+    BufHandle::from_u64((lo as u32 as u64) | ((hi as u32 as u64) << 32))
+}
+
+/// Splits a `u64` into (low, high) `i32`s.
+fn split(v: u64) -> (i32, i32) {
+    (v as u32 as i32, (v >> 32) as u32 as i32)
+}
+
+/// Where a received buffer lives for JS: region id and byte offset of the data in that region.
+pub type Locate<'a> = &'a dyn Fn(BufHandle, u32) -> (i32, i32);
+
+/// Encodes one event (`MAPPED`'s release token, int 5, is the session's to fill in).
+pub fn encode(ev: &Event, locate: Locate<'_>) -> Record {
+    let (kind, ints): (EventKind, [i32; 6]) = match *ev {
+        Event::Accepted { listener, socket } => (
+            EventKind::Accepted,
+            [listener as i32, socket as i32, 0, 0, 0, 0],
+        ),
+        Event::Connected { socket } => (EventKind::Connected, [socket as i32, 0, 0, 0, 0, 0]),
+        Event::Data {
+            socket,
+            buf,
+            offset,
+            len,
+        } => {
+            let (region, at) = locate(buf, offset);
+            let (lo, hi) = handle_ints(buf);
+            let ints = [socket as i32, region, at, len as i32, lo, hi];
+            (EventKind::Data, ints)
+        }
+        Event::Sent { socket, bytes } => {
+            let (lo, hi) = split(bytes);
+            (EventKind::Sent, [socket as i32, lo, hi, 0, 0, 0])
+        }
+        Event::Eof { socket } => (EventKind::Eof, [socket as i32, 0, 0, 0, 0, 0]),
+        Event::Error { socket, err } => {
+            let syscall = Syscall::from_name(err.syscall) as i32;
+            (
+                EventKind::Error,
+                [socket as i32, err.errno, syscall, 0, 0, 0],
+            )
+        }
+        Event::Closed { socket } => (EventKind::Closed, [socket as i32, 0, 0, 0, 0, 0]),
+        Event::ZeroCopyDone {
+            socket,
+            first,
+            last,
+            copied,
+        } => {
+            let ints = [
+                socket as i32,
+                first as i32,
+                last as i32,
+                copied.into(),
+                0,
+                0,
+            ];
+            (EventKind::ZcDone, ints)
+        }
+        Event::Mapped {
+            socket,
+            window,
+            chunk,
+            len,
+        } => {
+            let ints = [socket as i32, window as i32, chunk as i32, len as i32, 0, 0];
+            (EventKind::Mapped, ints)
+        }
+    };
+    let mut out = [0; RECORD_INTS];
+    out[0] = kind as i32;
+    out[1..7].copy_from_slice(&ints);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_round_trip_through_two_ints() {
+        let h = BufHandle::new(1, 12345, 0xfedc_ba98);
+        let (lo, hi) = handle_ints(h);
+        assert_eq!(handle_from_ints(lo, hi), h);
+    }
+
+    #[test]
+    fn kinds_follow_their_values() {
+        for (i, k) in EventKind::ALL.into_iter().enumerate() {
+            assert_eq!(k as usize, i + 1);
+        }
+        for (i, k) in SubmitKind::ALL.into_iter().enumerate() {
+            assert_eq!(SubmitKind::from_i32(i as i32 + 1), Some(k));
+        }
+        assert_eq!(SubmitKind::from_i32(0), None);
+    }
+
+    #[test]
+    fn zerocopy_events_encode() {
+        let ev = Event::ZeroCopyDone {
+            socket: 7,
+            first: u32::MAX,
+            last: u32::MAX,
+            copied: true,
+        };
+        assert_eq!(encode(&ev, &|_, _| (0, 0)), [8, 7, -1, -1, 1, 0, 0, 0]);
+        let ev = Event::Mapped {
+            socket: 7,
+            window: 3,
+            chunk: 2,
+            len: 8192,
+        };
+        assert_eq!(encode(&ev, &|_, _| (0, 0)), [9, 7, 3, 2, 8192, 0, 0, 0]);
+    }
+}

@@ -129,8 +129,7 @@ for (const backend of backends) {
 
     // ------------------------------------------------------------------ 2. drain
     test(`${tag}: 'drain' only after send() returned false`, async (t) => {
-      const received = [];
-      const srv = await peerServer(peer, backend, {}, (s) => received.push(collect(s)));
+      const srv = await peerServer(peer, backend, {}, (s) => collect(s));
       // (a) send() always true: never a 'drain'.
       const a = await dial(srv.port, backend);
       let drainsA = 0;
@@ -150,6 +149,9 @@ for (const backend of backends) {
       // (b) a small highWaterMark: each false is followed by exactly one 'drain'; more sends
       // are made from inside the 'drain' callback.
       const b = await dial(srv.port, backend, { highWaterMark: 64 * 1024 });
+      // Listening from the start: b.end() runs inside 'drain', and 'close' may come in the same
+      // event walk, before the code after `await done` runs.
+      const bClosed = once(b, 'close');
       const data = pattern(4 << 20, 7);
       const CH = 16 * 1024;
       let off = 0;
@@ -180,7 +182,7 @@ for (const backend of backends) {
         pump();
       });
       await within(done, 20_000, 'pump with drain');
-      await within(once(b, 'close'), 20_000, 'b close').catch((err) => {
+      await within(bClosed, 20_000, 'b close').catch((err) => {
         // Seen once under full-suite load (not reproduced since): say where things stand.
         const state = { ...b.stats(), readableEnded: b.readableEnded, destroyed: b.destroyed };
         throw new Error(
@@ -190,7 +192,7 @@ for (const backend of backends) {
       t.true(falses > 0, 'send() never returned false past highWaterMark');
       t.is(drains, falses);
       t.is(drainWithoutFalse, 0);
-      const got = await within(received[1], 10_000, 'peer got b');
+      const got = await within(srv.accepted(1), 10_000, 'peer got b');
       t.is(got.length, data.length);
       t.is(digest(got), digest(data));
       await srv.close();
@@ -198,10 +200,10 @@ for (const backend of backends) {
 
     // ------------------------------------------------------------------ 3. end(data)
     test(`${tag}: end(data) — data arrives before FIN, in order, exact bytes`, async (t) => {
-      const received = [];
       const srv = await peerServer(peer, backend, {}, (s) => {
-        received.push(collect(s));
+        const got = collect(s);
         write(s, 'go');
+        return got;
       });
       // Outside a callback: small sends, a large one, then end(large).
       const c = await dial(srv.port, backend);
@@ -212,7 +214,7 @@ for (const backend of backends) {
       const expected = Buffer.concat([...parts, last]);
       c.on('data', () => {});
       await within(once(c, 'close'), 10_000, 'close');
-      const got = await within(received[0], 10_000, 'peer end');
+      const got = await within(srv.accepted(0), 10_000, 'peer end');
       t.is(got.length, expected.length);
       t.is(digest(got), digest(expected));
 
@@ -223,7 +225,7 @@ for (const backend of backends) {
         d.end('βγ-end');
       });
       await within(once(d, 'close'), 10_000, 'close');
-      t.is((await within(received[1], 10_000, 'peer end 2')).toString(), 'αβγ-end');
+      t.is((await within(srv.accepted(1), 10_000, 'peer end 2')).toString(), 'αβγ-end');
       await srv.close();
     });
 

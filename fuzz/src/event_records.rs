@@ -2,7 +2,7 @@
 //! what `Session` writes) for arbitrary events, and the handle ↔ two-int split JS carries.
 //!
 //! Must hold: no panic for any event (any socket id, handle, offset, length, errno, syscall
-//! name); each field lands where ts/engine.ts reads it; a handle survives the round trip
+//! name); each field lands where ts/core/engine.ts reads it; a handle survives the round trip
 //! through two `i32`s; a buffer that is not in the pool is located as region -1.
 
 use arbitrary::{Result, Unstructured};

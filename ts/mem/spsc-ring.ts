@@ -1,6 +1,6 @@
 /**
  * `SpscRing`: the single-producer single-consumer ring of byte messages (kind 1) of
- * crates/ring/LAYOUT.md, over a `SharedArrayBuffer` (across worker_threads) or an `ArrayBuffer`
+ * docs/LAYOUT.md, over a `SharedArrayBuffer` (across worker_threads) or an `ArrayBuffer`
  * (native memory handed to JS). Rust's `zerosock_ring::ByteRing` reads and writes the same bytes,
  * so a ring can be shared between JS threads and native threads.
  *

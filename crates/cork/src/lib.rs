@@ -1,14 +1,14 @@
 //! zerosock-cork: a model of the JS auto-cork flush policy, used to test it.
 //!
 //! Auto-cork itself runs in JS: `Socket.send` copies small messages into the socket's cork
-//! buffer and decides when they leave with the pure functions of `ts/cork.ts` — no native
+//! buffer and decides when they leave with the pure functions of `ts/net/socket/cork-policy.ts` — no native
 //! call per message, and nothing in the engine (`zerosock-uring`) or the binding's data path
 //! uses this crate. This crate states the same rules a second time, in Rust
 //! ([`CorkPolicy`]), with a simulator of one socket ([`replay`]) and its flush accounting
 //! ([`CorkStats`]), so they can be unit-tested without Node. The binding exposes [`replay`]
 //! as `corkReplay` only for the conformance test (`__test__/cork-policy.spec.mjs`), which feeds
 //! 2 000 random traces to both implementations and requires identical flushes. A change to the
-//! rules is made in `ts/cork.ts` and here together; the test fails until both agree.
+//! rules is made in `ts/net/socket/cork-policy.ts` and here together; the test fails until both agree.
 //!
 //! The design of auto-cork (when corked bytes leave, and why) is in `docs/DESIGN.md`.
 #![deny(unsafe_op_in_unsafe_fn)]

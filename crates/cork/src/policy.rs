@@ -1,4 +1,4 @@
-//! [`CorkPolicy`]: when corked bytes leave — the Rust model of the rules `ts/cork.ts` applies on
+//! [`CorkPolicy`]: when corked bytes leave — the Rust model of the rules `ts/net/socket/cork-policy.ts` applies on
 //! the hot path (with no native call per message). A conformance test replays random traces
 //! through both and requires identical decisions.
 //!

@@ -1,5 +1,5 @@
 //! [`replay`]: runs one socket's corking over a trace of steps and returns its flushes. The JS
-//! implementation (`ts/cork.ts`) has the same simulator; the ava suite feeds both the same
+//! implementation (`ts/net/socket/cork-policy.ts`) has the same simulator; the ava suite feeds both the same
 //! random traces (through the binding's `corkReplay`) and requires the same output.
 
 use crate::policy::{Append, CorkPolicy, Tick};

@@ -1,5 +1,5 @@
 //! `corkReplay`: runs crates/cork's policy over a trace from JS, for the conformance test of
-//! the JS implementation (ts/cork.ts). Conversion only.
+//! the JS implementation (ts/net/socket/cork-policy.ts). Conversion only.
 
 use napi::bindgen_prelude::{Int32Array, Result};
 use napi_derive::napi;

@@ -1,6 +1,6 @@
 //! The one error-mapping function, [`to_napi`]: every crate error becomes a JS `Error` whose
 //! `code` is carried by a napi custom status ([`Code`]) — `ERR_ZEROSOCK_…` for a zerosock
-//! error (→ `ZerosockError` in ts/errors.ts), the errno's name (`ECONNREFUSED`, with the
+//! error (→ `ZerosockError` in ts/core/errors.ts), the errno's name (`ECONNREFUSED`, with the
 //! syscall as the message) for a failed system call (→ a Node-style system error).
 
 use zerosock_pool::PoolError;
@@ -79,7 +79,7 @@ impl ToJs for napi::Error {
     }
 }
 
-/// Converts a crate error into the JS error ts/errors.ts maps (for `map_err`).
+/// Converts a crate error into the JS error ts/core/errors.ts maps (for `map_err`).
 pub fn to_napi(err: impl ToJs) -> napi::Error<Code> {
     err.to_js()
 }

@@ -1,6 +1,6 @@
 //! `NativeBufferPool`: one JS thread's handle on a `zerosock_pool::Pool` of one size class
 //! (DESIGN.md §1, §8). Conversion only — the pool logic is in `zerosock_pool`; the JS-side
-//! cache policy is in ts/buffer-pool.ts.
+//! cache policy is in ts/mem/buffer-pool.ts.
 //!
 //! - The owner thread makes the pool with the constructor; any other thread (worker_thread)
 //!   gets its own handle with `attach(id)` (`id()` is `Pool::share`). Each handle has its own

@@ -1,4 +1,4 @@
-//! Rings shared by JS and native threads (`crates/ring/LAYOUT.md`), exposed for the
+//! Rings shared by JS and native threads (`docs/LAYOUT.md`), exposed for the
 //! cross-boundary tests and for JS code that wants a ring in native memory:
 //!
 //! - `nativeRingCreate(capacity)`: an empty byte ring made by Rust, handed to JS as one external

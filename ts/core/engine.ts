@@ -8,12 +8,18 @@ import { native } from './native';
 import { callNative, ZerosockError } from './errors';
 import type { NativeEngine } from './binding';
 import {
+  AcceptedAt,
+  DataAt,
+  ErrorAt,
   Ev,
-  Sub,
+  MappedAt,
   OWES_SUBMIT_INT,
   RECORD_INTS,
   REPLY_INTS,
+  SentAt,
+  Sub,
   SYSCALL_NAMES,
+  ZcDoneAt,
 } from './records.generated';
 
 /**
@@ -30,12 +36,45 @@ const DEBUG = process.env.ZEROSOCK_DEBUG === '1';
 /** Record layout and kinds: generated from crates/wire/src/records.rs. */
 export { Ev, Sub, RECORD_INTS } from './records.generated';
 
-/** What a socket or listener implements to receive its events. */
-export interface EventSink {
-  onEvent(kind: Ev, rec: Int32Array, at: number): void;
+/**
+ * What a listener implements to receive its events. The engine decodes each event record
+ * once, at the offsets generated from crates/wire/src/records.rs, and calls one method.
+ */
+export interface ListenerSink {
+  /** The listener accepted connection `socket`. */
+  onAccepted(socket: number): void;
+  /** The listener failed (`errno` from `syscall`). */
+  onError(errno: number, syscall: string): void;
+  /** The listener is closed; its last event. */
+  onClosed(): void;
   /** Where this sink's unsent bytes are, for a stranded-submit report. */
   describeWrites?(): string | undefined;
 }
+
+/** What a connection implements to receive its events (decoded as for {@link ListenerSink}). */
+export interface SocketSink {
+  /** The connect() finished. */
+  onConnected(): void;
+  /** `len` bytes at `byteOffset` of pool region `region`, lent under the handle (lo, hi). */
+  onData(region: number, byteOffset: number, len: number, handleLo: number, handleHi: number): void;
+  /** The kernel took `bytes` more of what was sent. */
+  onSent(bytes: number): void;
+  /** The peer's FIN. */
+  onEof(): void;
+  /** The socket failed (`errno` from `syscall`). */
+  onError(errno: number, syscall: string): void;
+  /** The socket is closed; its last event. */
+  onClosed(): void;
+  /** Zerocopy sends `first..=last` finished; `copied` when the kernel copied any of them. */
+  onZeroCopyDone(first: number, last: number, copied: boolean): void;
+  /** Zerocopy receive mapped `len` bytes (window, chunk), to be given back under `token`. */
+  onMapped(window: number, chunk: number, len: number, token: number): void;
+  /** Where this sink's unsent bytes are, for a stranded-submit report. */
+  describeWrites?(): string | undefined;
+}
+
+/** A socket or a listener: native sends a listener only ACCEPTED, ERROR and CLOSED. */
+export type EventSink = ListenerSink | SocketSink;
 
 /** A pool buffer lent to JS: where it is and its handle. */
 export interface PoolSlice {
@@ -375,12 +414,13 @@ export class Engine {
         const sink = this.sinks.get(rec[at + 1]);
         if (sink === undefined) {
           // A late event for a socket JS already forgot: give buffers back.
-          if (rec[at] === Ev.Data || rec[at] === Ev.Mapped)
-            this.submit(Sub.Release, 0, rec[at + 5], rec[at + 6]);
+          if (rec[at] === Ev.Data)
+            this.submit(Sub.Release, 0, rec[at + DataAt.HandleLo], rec[at + DataAt.HandleHi]);
+          else if (rec[at] === Ev.Mapped) this.submit(Sub.Release, 0, rec[at + MappedAt.Token], 0);
           continue;
         }
         try {
-          sink.onEvent(rec[at] as Ev, rec, at);
+          deliver(sink, rec, at);
         } catch (err) {
           this.pendingErrors.push(err);
         }
@@ -388,6 +428,56 @@ export class Engine {
     } finally {
       this.walking = false;
     }
+  }
+}
+
+/** Decodes the event record at `at` and calls the sink's method for its kind. */
+function deliver(sink: EventSink, rec: Int32Array, at: number): void {
+  switch (rec[at] as Ev) {
+    case Ev.Data:
+      (sink as SocketSink).onData(
+        rec[at + DataAt.Region],
+        rec[at + DataAt.ByteOffset],
+        rec[at + DataAt.Len],
+        rec[at + DataAt.HandleLo],
+        rec[at + DataAt.HandleHi],
+      );
+      break;
+    case Ev.Sent:
+      (sink as SocketSink).onSent(
+        (rec[at + SentAt.BytesLo] >>> 0) + (rec[at + SentAt.BytesHi] >>> 0) * 2 ** 32,
+      );
+      break;
+    case Ev.Accepted:
+      (sink as ListenerSink).onAccepted(rec[at + AcceptedAt.Socket]);
+      break;
+    case Ev.Connected:
+      (sink as SocketSink).onConnected();
+      break;
+    case Ev.Eof:
+      (sink as SocketSink).onEof();
+      break;
+    case Ev.Error:
+      sink.onError(rec[at + ErrorAt.Errno], syscallName(rec[at + ErrorAt.Syscall]));
+      break;
+    case Ev.Closed:
+      sink.onClosed();
+      break;
+    case Ev.ZcDone:
+      (sink as SocketSink).onZeroCopyDone(
+        rec[at + ZcDoneAt.First] >>> 0,
+        rec[at + ZcDoneAt.Last] >>> 0,
+        rec[at + ZcDoneAt.Copied] !== 0,
+      );
+      break;
+    case Ev.Mapped:
+      (sink as SocketSink).onMapped(
+        rec[at + MappedAt.Window],
+        rec[at + MappedAt.Chunk],
+        rec[at + MappedAt.Len],
+        rec[at + MappedAt.Token],
+      );
+      break;
   }
 }
 

@@ -30,6 +30,47 @@ export const enum Ev {
   Mapped = 9,
 }
 
+/** Where the fields of a `Accepted` event record are (int offsets). */
+export const enum AcceptedAt {
+  Socket = 2,
+}
+
+/** Where the fields of a `Data` event record are (int offsets). */
+export const enum DataAt {
+  Region = 2,
+  ByteOffset = 3,
+  Len = 4,
+  HandleLo = 5,
+  HandleHi = 6,
+}
+
+/** Where the fields of a `Sent` event record are (int offsets). */
+export const enum SentAt {
+  BytesLo = 2,
+  BytesHi = 3,
+}
+
+/** Where the fields of a `Error` event record are (int offsets). */
+export const enum ErrorAt {
+  Errno = 2,
+  Syscall = 3,
+}
+
+/** Where the fields of a `ZcDone` event record are (int offsets). */
+export const enum ZcDoneAt {
+  First = 2,
+  Last = 3,
+  Copied = 4,
+}
+
+/** Where the fields of a `Mapped` event record are (int offsets). */
+export const enum MappedAt {
+  Window = 2,
+  Chunk = 3,
+  Len = 4,
+  Token = 5,
+}
+
 /** Submission kinds (JS → native). */
 export const enum Sub {
   Send = 1,

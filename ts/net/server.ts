@@ -1,6 +1,6 @@
 /** `Server`: a listening socket on a zerosock engine, shaped like node:net's. */
 import { EventEmitter } from 'node:events';
-import { engineFor, Ev, Sub, syscallName, type Engine, type EventSink } from '../core/engine';
+import { engineFor, Sub, type Engine, type ListenerSink } from '../core/engine';
 import { callNative, nativeSysError, ZerosockError } from '../core/errors';
 import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
@@ -28,7 +28,7 @@ export interface ListenOptions {
   signal?: AbortSignal;
 }
 
-export class Server extends EventEmitter implements EventSink {
+export class Server extends EventEmitter implements ListenerSink {
   private readonly options: ServerOptions;
   private engine: Engine | null = null;
   private id = -1;
@@ -146,28 +146,33 @@ export class Server extends EventEmitter implements EventSink {
   }
 
   /** @internal */
-  onEvent(kind: Ev, rec: Int32Array, at: number): void {
-    const engine = this.engine!;
-    if (kind === Ev.Accepted) {
-      const sock = new Socket(engine, rec[at + 2], this.options);
-      this.connections.add(sock);
-      sock.once('close', () => {
-        this.connections.delete(sock);
-        this.maybeClosed();
-      });
-      if (this.closing !== null) {
-        sock.destroy();
-        return;
-      }
-      this.emit('connection', sock);
-    } else if (kind === Ev.Error) {
-      this.emit('error', systemError(rec[at + 2], syscallName(rec[at + 3])));
-    } else if (kind === Ev.Closed) {
-      this.listening = false;
-      engine.detach(this.id);
-      if (this.referenced) engine.unref();
+  /** @internal Engine event: a connection was accepted. */
+  onAccepted(socket: number): void {
+    const sock = new Socket(this.engine!, socket, this.options);
+    this.connections.add(sock);
+    sock.once('close', () => {
+      this.connections.delete(sock);
       this.maybeClosed();
+    });
+    if (this.closing !== null) {
+      sock.destroy();
+      return;
     }
+    this.emit('connection', sock);
+  }
+
+  /** @internal Engine event: the listener failed. */
+  onError(errno: number, syscall: string): void {
+    this.emit('error', systemError(errno, syscall));
+  }
+
+  /** @internal Engine event: the listener is closed. */
+  onClosed(): void {
+    const engine = this.engine!;
+    this.listening = false;
+    engine.detach(this.id);
+    if (this.referenced) engine.unref();
+    this.maybeClosed();
   }
 
   private maybeClosed(): void {

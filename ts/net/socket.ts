@@ -10,7 +10,7 @@
  * close).
  */
 import { EventEmitter } from 'node:events';
-import { Engine, Ev, Sub, syscallName, type EventSink } from '../core/engine';
+import { Engine, Sub, type SocketSink } from '../core/engine';
 import { assertNotInFlight } from '../mem/lent-memory';
 import { SocketDuplex, type DuplexOptions } from './duplex';
 import { Addresses, type Address } from './socket/addresses';
@@ -26,7 +26,7 @@ import {
   type ZeroCopySendOptions,
 } from './socket/zerocopy';
 
-export class Socket extends EventEmitter implements EventSink {
+export class Socket extends EventEmitter implements SocketSink {
   /** `'io_uring'` or `'epoll'`. */
   readonly backend: string;
   /** @internal */
@@ -46,7 +46,7 @@ export class Socket extends EventEmitter implements EventSink {
    * Lifecycle events (EOF, error, closed) held back right after `connect()` resolved, until the
    * caller's continuation had its turn to add listeners; null when not holding.
    */
-  private held: Array<[Ev, number, number]> | null = null;
+  private held: Array<() => void> | null = null;
 
   /** @internal */
   constructor(engine: Engine, id: number, options: SocketOptions = {}) {
@@ -237,61 +237,71 @@ export class Socket extends EventEmitter implements EventSink {
   }
 
   /** @internal */
-  onEvent(kind: Ev, rec: Int32Array, at: number): void {
-    if (this.held !== null && (kind === Ev.Eof || kind === Ev.Error || kind === Ev.Closed)) {
-      this.held.push([kind, rec[at + 2], rec[at + 3]]);
-      return;
-    }
-    switch (kind) {
-      case Ev.Data:
-        if (this.zc?.receive) this.zc.countCopied(rec[at + 4]);
-        this.receiver.onData(rec[at + 2], rec[at + 3], rec[at + 4], rec[at + 5], rec[at + 6]);
-        break;
-      case Ev.Sent:
-        this.sender.onSent(rec[at + 2] >>> 0);
-        this.life.maybeClose();
-        break;
-      case Ev.Connected: {
-        const cb = this.life.takeConnectCallback();
-        if (cb === null) break;
-        // `await connect()` resumes the caller after this walk: an EOF, reset or close that
-        // arrives meanwhile would be emitted before it could listen. Hold them one turn.
-        this.held = [];
-        setImmediate(() => this.releaseHeld());
-        cb();
-        break;
-      }
-      case Ev.Eof:
-      case Ev.Error:
-      case Ev.Closed:
-        this.onLifecycle(kind, rec[at + 2], rec[at + 3]);
-        break;
-      case Ev.ZcDone:
-        this.zc?.onDone(rec[at + 2] >>> 0, rec[at + 3] >>> 0, rec[at + 4] !== 0);
-        break;
-      case Ev.Mapped:
-        this.receiver.onView(this.zeroCopy().mappedView(rec[at + 5], rec[at + 4]), rec[at + 5], 0);
-        break;
-      default:
-        break;
-    }
+  /** @internal Engine event: bytes arrived. */
+  onData(
+    region: number,
+    byteOffset: number,
+    len: number,
+    handleLo: number,
+    handleHi: number,
+  ): void {
+    if (this.zc?.receive) this.zc.countCopied(len);
+    this.receiver.onData(region, byteOffset, len, handleLo, handleHi);
   }
 
-  private onLifecycle(kind: Ev, a: number, b: number): void {
-    if (kind === Ev.Eof) {
-      if (!this.receiver.deferEof()) this.life.onEof();
-    } else if (kind === Ev.Error) this.life.onError(a, syscallName(b), this.addresses.knownRemote);
-    else this.onClosed();
+  /** @internal Engine event: the kernel took `bytes` more. */
+  onSent(bytes: number): void {
+    this.sender.onSent(bytes);
+    this.life.maybeClose();
+  }
+
+  /** @internal Engine event: connect() finished. */
+  onConnected(): void {
+    const cb = this.life.takeConnectCallback();
+    if (cb === null) return;
+    // `await connect()` resumes the caller after this walk: an EOF, reset or close that
+    // arrives meanwhile would be emitted before it could listen. Hold them one turn.
+    this.held = [];
+    setImmediate(() => this.releaseHeld());
+    cb();
+  }
+
+  /** @internal Engine event: the peer's FIN. */
+  onEof(): void {
+    if (this.held !== null) this.held.push(() => this.onEof());
+    else if (!this.receiver.deferEof()) this.life.onEof();
+  }
+
+  /** @internal Engine event: the socket failed. */
+  onError(errno: number, syscall: string): void {
+    if (this.held !== null) this.held.push(() => this.onError(errno, syscall));
+    else this.life.onError(errno, syscall, this.addresses.knownRemote);
+  }
+
+  /** @internal Engine event: the socket is closed (its last event). */
+  onClosed(): void {
+    if (this.held !== null) this.held.push(() => this.onClosed());
+    else this.closeNow();
+  }
+
+  /** @internal Engine event: zerocopy sends `first..=last` finished. */
+  onZeroCopyDone(first: number, last: number, copied: boolean): void {
+    this.zc?.onDone(first, last, copied);
+  }
+
+  /** @internal Engine event: zerocopy receive mapped `len` bytes. */
+  onMapped(_window: number, _chunk: number, len: number, token: number): void {
+    this.receiver.onView(this.zeroCopy().mappedView(token, len), token, 0);
   }
 
   private releaseHeld(): void {
     const held = this.held;
     this.held = null;
-    for (const [kind, a, b] of held ?? []) this.onLifecycle(kind, a, b);
+    for (const event of held ?? []) event();
   }
 
   /** The engine closed the socket: every part lets go, then 'close'. */
-  private onClosed(): void {
+  private closeNow(): void {
     if (!this.life.close()) return;
     this.receiver.releaseBacklog();
     this.zc?.onClosed();

@@ -87,6 +87,28 @@ impl EventKind {
     ];
 }
 
+impl EventKind {
+    /// Names of the ints after int 1 (the socket or listener the event is for), in order: the
+    /// fields of the record. [`encode`] writes them there (a test holds it to this list) and
+    /// ts/core/records.generated.ts turns the list into the offsets JS reads them at.
+    pub const fn fields(self) -> &'static [&'static str] {
+        match self {
+            EventKind::Accepted => &["socket"],
+            EventKind::Connected | EventKind::Eof | EventKind::Closed => &[],
+            EventKind::Data => &["region", "byteOffset", "len", "handleLo", "handleHi"],
+            EventKind::Sent => &["bytesLo", "bytesHi"],
+            EventKind::Error => &["errno", "syscall"],
+            EventKind::ZcDone => &["first", "last", "copied"],
+            EventKind::Mapped => &["window", "chunk", "len", "token"],
+        }
+    }
+
+    /// The int of a record of this kind that holds `field` (one of [`EventKind::fields`]).
+    pub fn offset_of(self, field: &str) -> Option<usize> {
+        self.fields().iter().position(|f| *f == field).map(|i| i + 2)
+    }
+}
+
 impl SubmitKind {
     /// Every kind, in value order.
     pub const ALL: [SubmitKind; 9] = [
@@ -213,6 +235,91 @@ mod tests {
             assert_eq!(SubmitKind::from_i32(i as i32 + 1), Some(k));
         }
         assert_eq!(SubmitKind::from_i32(0), None);
+    }
+
+    #[test]
+    fn encode_puts_every_field_where_fields_names_it() {
+        use zerosock_uring::SysError;
+        let h = BufHandle::new(1, 77, 0x0102_0304);
+        let (lo, hi) = handle_ints(h);
+        let err = SysError {
+            errno: 104,
+            syscall: "recv",
+        };
+        let cases: Vec<(Event, Vec<(&str, i32)>)> = vec![
+            (
+                Event::Accepted {
+                    listener: 3,
+                    socket: 9,
+                },
+                vec![("socket", 9)],
+            ),
+            (Event::Connected { socket: 3 }, vec![]),
+            (
+                Event::Data {
+                    socket: 3,
+                    buf: h,
+                    offset: 5,
+                    len: 1000,
+                },
+                vec![
+                    ("region", 41),
+                    ("byteOffset", 4242),
+                    ("len", 1000),
+                    ("handleLo", lo),
+                    ("handleHi", hi),
+                ],
+            ),
+            (
+                Event::Sent {
+                    socket: 3,
+                    bytes: (7 << 32) | 11,
+                },
+                vec![("bytesLo", 11), ("bytesHi", 7)],
+            ),
+            (Event::Eof { socket: 3 }, vec![]),
+            (
+                Event::Error { socket: 3, err },
+                vec![
+                    ("errno", 104),
+                    ("syscall", Syscall::from_name("recv") as i32),
+                ],
+            ),
+            (Event::Closed { socket: 3 }, vec![]),
+            (
+                Event::ZeroCopyDone {
+                    socket: 3,
+                    first: 4,
+                    last: 6,
+                    copied: true,
+                },
+                vec![("first", 4), ("last", 6), ("copied", 1)],
+            ),
+            (
+                Event::Mapped {
+                    socket: 3,
+                    window: 2,
+                    chunk: 8,
+                    len: 4096,
+                },
+                vec![("window", 2), ("chunk", 8), ("len", 4096), ("token", 0)],
+            ),
+        ];
+        let mut seen = Vec::new();
+        for (ev, want) in cases {
+            let rec = encode(&ev, &|_, off| (41, 4237 + off as i32));
+            let kind = EventKind::ALL[rec[0] as usize - 1];
+            seen.push(kind);
+            assert_eq!(rec[1], 3, "{kind:?}: int 1 is the socket or listener");
+            let names: Vec<&str> = want.iter().map(|(n, _)| *n).collect();
+            assert_eq!(kind.fields(), names.as_slice(), "{kind:?}: field list");
+            for (name, value) in want {
+                assert_eq!(rec[kind.offset_of(name).unwrap()], value, "{kind:?}.{name}");
+            }
+            let used = 2 + kind.fields().len();
+            assert!(rec[used..].iter().all(|&v| v == 0), "{kind:?}: unused ints zero");
+        }
+        assert_eq!(seen, EventKind::ALL, "every kind checked");
     }
 
     #[test]

@@ -64,6 +64,18 @@ pub fn render() -> String {
     }
     let events = EventKind::ALL.map(|k| (format!("{k:?}"), k as i32));
     enumeration(&mut out, "Ev", "Event kinds (native → JS).", &events);
+    for kind in EventKind::ALL {
+        if kind.fields().is_empty() {
+            continue;
+        }
+        let members: Vec<(String, i32)> = kind
+            .fields()
+            .iter()
+            .map(|f| (pascal(f), kind.offset_of(f).unwrap() as i32))
+            .collect();
+        let doc = format!("Where the fields of a `{kind:?}` event record are (int offsets).");
+        enumeration(&mut out, &format!("{kind:?}At"), &doc, &members);
+    }
     let submits = SubmitKind::ALL.map(|k| (format!("{k:?}"), k as i32));
     enumeration(&mut out, "Sub", "Submission kinds (JS → native).", &submits);
     out.push_str("\n/** System call names of error records, by index. */\nexport const SYSCALL_NAMES: readonly string[] = [\n");
@@ -84,6 +96,14 @@ pub fn render() -> String {
         POOL_STATS,
     );
     out
+}
+
+/// `byteOffset` -> `ByteOffset`.
+fn pascal(field: &str) -> String {
+    let mut c = field.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn enumeration(out: &mut String, name: &str, doc: &str, members: &[(String, i32)]) {

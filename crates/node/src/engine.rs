@@ -2,7 +2,7 @@
 //! between JS values and `zerosock_wire::Session`, which holds the logic.
 
 use crate::errors::{coded, to_napi, Result};
-use crate::js_call::{dispatch, uv_loop_of, JsTarget, State};
+use crate::js_call::{dispatch, settle, uv_loop_of, JsTarget, State};
 use crate::mapped::RawValue;
 use crate::shared_mem::array_buffer;
 use napi::bindgen_prelude::*;
@@ -59,6 +59,8 @@ pub struct SubmitDebtInfo {
 pub struct NativeEngine {
     state: Rc<RefCell<State>>,
     watcher: Option<UvHook>,
+    /// Settles the turn right before libuv waits for I/O ([`settle`]).
+    turn_end: Option<UvHook>,
     /// Spins before libuv waits for I/O while busy polling is on (`setBusyPoll`).
     busy_hook: Option<UvHook>,
     js: Option<Rc<JsTarget>>,
@@ -112,6 +114,7 @@ impl NativeEngine {
                 debug: std::env::var_os("ZEROSOCK_DEBUG").is_some_and(|v| v == "1"),
             })),
             watcher: None,
+            turn_end: None,
             busy_hook: None,
             js: None,
         })
@@ -178,7 +181,14 @@ impl NativeEngine {
         // the watcher is dropped (in `close`, before the engine).
         let watcher = unsafe { uv_loop_of(js.env).and_then(|l| UvHook::watch_fd(l, fd, on_ready)) }
             .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
+        let (state, target) = (Rc::clone(&self.state), Rc::clone(&js));
+        let at_turn_end = Box::new(move |_timeout_ms, _loop_fd| settle(&state, &target));
+        // SAFETY: as above: the JS thread, which runs its loop.
+        let turn_end =
+            unsafe { uv_loop_of(js.env).and_then(|l| UvHook::before_io_wait(l, at_turn_end)) }
+                .map_err(|e| coded("ERR_ZEROSOCK_INTERNAL", e))?;
         self.watcher = Some(watcher);
+        self.turn_end = Some(turn_end);
         self.js = Some(js);
         Ok(())
     }
@@ -354,6 +364,7 @@ impl NativeEngine {
     #[napi]
     pub fn close(&mut self) {
         self.busy_hook = None;
+        self.turn_end = None;
         self.watcher = None;
         self.state.borrow_mut().views.env = None;
         if let Some(js) = self.js.take() {

@@ -76,13 +76,12 @@ pub unsafe fn uv_loop_of(env: sys::napi_env) -> Result<*mut std::ffi::c_void, St
     Ok(uv_loop.cast())
 }
 
-/// Delivers event batches to JS until the engine has no more, then settles the turn (a
-/// stranded submit raises `ERR_ZEROSOCK_STRANDED_SUBMIT` under `ZEROSOCK_DEBUG=1`).
+/// Delivers event batches to JS until the engine has no more, then settles the turn.
 pub fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {
     loop {
         let n = state.borrow_mut().session.next_batch();
         if n == 0 {
-            return;
+            break;
         }
         // SAFETY: we are on the JS thread inside a libuv callback; `js` holds a live env,
         // a strong reference to the callback function and an async context made on this env.
@@ -91,6 +90,15 @@ pub fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {
             break;
         }
     }
+    settle(state, js);
+}
+
+/// The end of a turn: after a dispatch (JS and its microtasks have run), and right before
+/// libuv blocks for I/O (every flush JS scheduled has run by then: flushes are microtasks).
+/// Work still owed then would wait for a submit nobody makes: it is counted as stranded and
+/// submitted (`Session::settle`), and under `ZEROSOCK_DEBUG=1` raised as an uncaught
+/// `ERR_ZEROSOCK_STRANDED_SUBMIT`.
+pub fn settle(state: &Rc<RefCell<State>>, js: &JsTarget) {
     let mut guard = state.borrow_mut();
     if let Some(debt) = guard.session.settle() {
         if guard.debug {

@@ -105,7 +105,10 @@ impl EventKind {
 
     /// The int of a record of this kind that holds `field` (one of [`EventKind::fields`]).
     pub fn offset_of(self, field: &str) -> Option<usize> {
-        self.fields().iter().position(|f| *f == field).map(|i| i + 2)
+        self.fields()
+            .iter()
+            .position(|f| *f == field)
+            .map(|i| i + 2)
     }
 }
 
@@ -317,7 +320,10 @@ mod tests {
                 assert_eq!(rec[kind.offset_of(name).unwrap()], value, "{kind:?}.{name}");
             }
             let used = 2 + kind.fields().len();
-            assert!(rec[used..].iter().all(|&v| v == 0), "{kind:?}: unused ints zero");
+            assert!(
+                rec[used..].iter().all(|&v| v == 0),
+                "{kind:?}: unused ints zero"
+            );
         }
         assert_eq!(seen, EventKind::ALL, "every kind checked");
     }

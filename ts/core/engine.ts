@@ -13,9 +13,7 @@ import {
   ErrorAt,
   Ev,
   MappedAt,
-  OWES_SUBMIT_INT,
-  RECORD_INTS,
-  REPLY_INTS,
+  Layout,
   SentAt,
   Sub,
   SYSCALL_NAMES,
@@ -34,7 +32,7 @@ const MAX_INLINE_ROUNDS = 16;
 const DEBUG = process.env.ZEROSOCK_DEBUG === '1';
 
 /** Record layout and kinds: generated from crates/wire/src/records.rs. */
-export { Ev, Sub, RECORD_INTS } from './records.generated';
+export { Ev, Sub } from './records.generated';
 
 /**
  * What a listener implements to receive its events. The engine decodes each event record
@@ -124,8 +122,8 @@ export class Engine {
     this.backend = this.native.backend as BackendName;
     this.events = new Int32Array(this.native.eventBuffer());
     this.submits = new Int32Array(this.native.submitBuffer());
-    this.submitCapacity = (this.submits.length - REPLY_INTS) / RECORD_INTS;
-    this.eventCapacity = this.events.length / RECORD_INTS;
+    this.submitCapacity = (this.submits.length - Layout.ReplyInts) / Layout.RecordInts;
+    this.eventCapacity = this.events.length / Layout.RecordInts;
     this.native.start((count: number) => this.dispatch(count));
     this.native.setRef(false);
   }
@@ -248,7 +246,7 @@ export class Engine {
   /** Queues one record for the next flush (end of this tick). */
   submit(kind: Sub, id: number, lo = 0, hi = 0, offset = 0, len = 0): void {
     if (this.submitCount === this.submitCapacity) this.flushRecords(false);
-    const at = REPLY_INTS + this.submitCount * RECORD_INTS;
+    const at = Layout.ReplyInts + this.submitCount * Layout.RecordInts;
     const s = this.submits;
     s[at] = kind;
     s[at + 1] = id;
@@ -291,7 +289,7 @@ export class Engine {
 
   /** Whether native holds work that only a flush hands to the kernel. */
   private nativeOwes(): boolean {
-    return this.submits[OWES_SUBMIT_INT] !== 0;
+    return this.submits[Layout.OwesSubmitInt] !== 0;
   }
 
   /** Whether anything is waiting for this engine's next flush (JS records, corks, native). */
@@ -410,7 +408,7 @@ export class Engine {
     this.walking = true;
     try {
       for (let i = 0; i < count; i++) {
-        const at = i * RECORD_INTS;
+        const at = i * Layout.RecordInts;
         const sink = this.sinks.get(rec[at + 1]);
         if (sink === undefined) {
           // A late event for a socket JS already forgot: give buffers back.

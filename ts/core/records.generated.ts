@@ -2,20 +2,23 @@
 // Do not edit: `cargo test -p zerosock-wire` fails while this file is stale. Record
 // layouts are documented in crates/wire/src/records.rs.
 
-/** Ints per record, in both directions. */
-export const RECORD_INTS = 8;
-/** Reply ints before the first submission record. */
-export const REPLY_INTS = 8;
-/** Reply int that is 1 while native holds work only a flush hands to the kernel. */
-export const OWES_SUBMIT_INT = 7;
-/** Event records per dispatch. */
-export const EVENT_RECORDS = 1024;
-/** Submission records per flush. */
-export const SUBMIT_RECORDS = 4096;
-/** Ints before the first `[index, generation]` pair of a pool's cache block. */
-export const CACHE_HEAD = 4;
-/** Most `[index, generation]` pairs a pool's cache block holds. */
-export const CACHE_PAIRS = 256;
+/** The numbers of the record layout (inlined by tsc where they are used). */
+export const enum Layout {
+  /** Ints per record, in both directions. */
+  RecordInts = 8,
+  /** Reply ints before the first submission record. */
+  ReplyInts = 8,
+  /** Reply int that is 1 while native holds work only a flush hands to the kernel. */
+  OwesSubmitInt = 7,
+  /** Event records per dispatch. */
+  EventRecords = 1024,
+  /** Submission records per flush. */
+  SubmitRecords = 4096,
+  /** Ints before the first `[index, generation]` pair of a pool's cache block. */
+  CacheHead = 4,
+  /** Most `[index, generation]` pairs a pool's cache block holds. */
+  CachePairs = 256,
+}
 
 /** Event kinds (native → JS). */
 export const enum Ev {

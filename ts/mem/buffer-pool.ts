@@ -20,7 +20,7 @@ import { fromNative, InvalidArgumentError, ZerosockError } from '../core/errors'
 import type { NativeBufferPool } from '../core/binding';
 import { assertNotInFlight } from './lent-memory';
 /** Ints before the first `[index, generation]` pair of the cache block; int 0 is its length. */
-import { CACHE_HEAD } from '../core/records.generated';
+import { Layout } from '../core/records.generated';
 
 /** Options of {@link BufferPool}. */
 export interface BufferPoolOptions {
@@ -330,7 +330,7 @@ export class BufferPool {
     }
     len--;
     const ints = this.ints;
-    const at = CACHE_HEAD + 2 * len;
+    const at = Layout.CacheHead + 2 * len;
     const index = ints[at];
     const generation = ints[at + 1];
     this.len = len;
@@ -369,7 +369,7 @@ export class BufferPool {
       let len = this.len;
       if (len === this.cap) len = this.spill();
       const ints = this.ints;
-      const at = CACHE_HEAD + 2 * len;
+      const at = Layout.CacheHead + 2 * len;
       ints[at] = index;
       ints[at + 1] = this.gens[index];
       this.len = ++len;

@@ -59,9 +59,15 @@ pub fn render() -> String {
             CACHE_PAIRS,
         ),
     ];
+    // A const enum: tsc writes the numbers into the code that uses them, so the hot paths
+    // (record offsets per event, cache slots per acquire) read no module property.
+    out.push_str("/** The numbers of the record layout (inlined by tsc where they are used). */\n");
+    out.push_str("export const enum Layout {\n");
     for (name, doc, value) in constants {
-        let _ = writeln!(out, "/** {doc} */\nexport const {name} = {value};");
+        let member: String = name.split('_').map(|w| pascal(&w.to_ascii_lowercase())).collect();
+        let _ = writeln!(out, "  /** {doc} */\n  {member} = {value},");
     }
+    out.push_str("}\n");
     let events = EventKind::ALL.map(|k| (format!("{k:?}"), k as i32));
     enumeration(&mut out, "Ev", "Event kinds (native → JS).", &events);
     for kind in EventKind::ALL {

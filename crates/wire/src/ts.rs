@@ -64,7 +64,10 @@ pub fn render() -> String {
     out.push_str("/** The numbers of the record layout (inlined by tsc where they are used). */\n");
     out.push_str("export const enum Layout {\n");
     for (name, doc, value) in constants {
-        let member: String = name.split('_').map(|w| pascal(&w.to_ascii_lowercase())).collect();
+        let member: String = name
+            .split('_')
+            .map(|w| pascal(&w.to_ascii_lowercase()))
+            .collect();
         let _ = writeln!(out, "  /** {doc} */\n  {member} = {value},");
     }
     out.push_str("}\n");

@@ -25,5 +25,7 @@ pub use byte_ring::{ByteConsumer, ByteProducer, ByteRing, Messages};
 pub use error::RingError;
 pub use mpsc::{MpscRing, MPSC_MAX_CAPACITY, MPSC_MIN_CAPACITY};
 pub use record_ring::{Peek, RecordConsumer, RecordProducer, RecordRing, Records, Reservation};
-pub use relay::{relay, RelayOutcome, RelayStats, RelayThread};
+pub use relay::{relay, RelayStats};
+#[cfg(not(loom))]
+pub use relay::{RelayOutcome, RelayThread};
 pub use spsc::{Consumer, Producer};

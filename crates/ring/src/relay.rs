@@ -4,7 +4,9 @@
 
 use crate::{ByteConsumer, ByteProducer, RingError};
 use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(not(loom))]
 use std::sync::Arc;
+#[cfg(not(loom))]
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -112,16 +114,20 @@ impl Backoff {
     }
 }
 
+// Not under loom: loom's cells are not `Sync`, and a std thread cannot own a loom ring.
+#[cfg(not(loom))]
 /// What a [`RelayThread`] ended with: its stats, a protocol error, or `None` if it panicked.
 pub type RelayOutcome = Option<Result<RelayStats, RingError>>;
 
 /// [`relay`] on a thread of its own, until the end marker or [`RelayThread::stop`]. Dropping
 /// it stops and joins the thread, so memory the rings live in may be freed after the drop.
+#[cfg(not(loom))]
 pub struct RelayThread {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Result<RelayStats, RingError>>>,
 }
 
+#[cfg(not(loom))]
 impl RelayThread {
     /// Starts relaying `input` into `output` on a new thread named `name`; `wake` as for
     /// [`relay`].
@@ -163,6 +169,7 @@ impl RelayThread {
     }
 }
 
+#[cfg(not(loom))]
 impl Drop for RelayThread {
     fn drop(&mut self) {
         let _ = self.stop();

@@ -1,5 +1,5 @@
 //! Calling into JS from the event loop: the dispatcher callback with its async context
-//! ([`JsTarget`]), [`dispatch`] (deliver event batches, then settle the turn) and [`raise`]
+//! ([`JsTarget`]), [`dispatch`] (deliver event batches), [`settle`] (the end of a turn) and [`raise`]
 //! (an uncaught error with a code).
 
 use crate::mapped::MappedViews;
@@ -76,26 +76,27 @@ pub unsafe fn uv_loop_of(env: sys::napi_env) -> Result<*mut std::ffi::c_void, St
     Ok(uv_loop.cast())
 }
 
-/// Delivers event batches to JS until the engine has no more, then settles the turn.
+/// Delivers event batches to JS until the engine has no more. Whatever the walk leaves owed
+/// is settled at the end of the turn, by [`settle`] right before libuv blocks.
 pub fn dispatch(state: &Rc<RefCell<State>>, js: &JsTarget) {
     loop {
         let n = state.borrow_mut().session.next_batch();
         if n == 0 {
-            break;
+            return;
         }
         // SAFETY: we are on the JS thread inside a libuv callback; `js` holds a live env,
         // a strong reference to the callback function and an async context made on this env.
         unsafe { call_js(js, n as u32) };
         if n < EVENT_RECORDS {
-            break;
+            return;
         }
     }
-    settle(state, js);
 }
 
-/// The end of a turn: after a dispatch (JS and its microtasks have run), and right before
-/// libuv blocks for I/O (every flush JS scheduled has run by then: flushes are microtasks).
-/// Work still owed then would wait for a submit nobody makes: it is counted as stranded and
+/// The end of a turn, right before libuv blocks for I/O (a `uv_prepare` hook): every flush
+/// JS scheduled has run by then (flushes are microtasks, and every callback of the turn,
+/// dispatches included, has returned). Work still owed then would wait for a submit nobody
+/// makes: it is counted as stranded and
 /// submitted (`Session::settle`), and under `ZEROSOCK_DEBUG=1` raised as an uncaught
 /// `ERR_ZEROSOCK_STRANDED_SUBMIT`.
 pub fn settle(state: &Rc<RefCell<State>>, js: &JsTarget) {
@@ -104,7 +105,7 @@ pub fn settle(state: &Rc<RefCell<State>>, js: &JsTarget) {
         if guard.debug {
             drop(guard);
             let msg = format!("a turn returned to the event loop owing a submit: {debt}");
-            // SAFETY: on the JS thread inside a libuv callback (as `call_js` above).
+            // SAFETY: on the JS thread, inside libuv's prepare callback.
             unsafe { raise(js.env, "ERR_ZEROSOCK_STRANDED_SUBMIT", &msg) };
         }
     }

@@ -15,19 +15,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { binaryPaths } from './prebuild.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const glibc = Boolean(process.report.getReport().header.glibcVersionRuntime);
-const addon = join(
-  root,
-  `zerosock.${process.platform}-${process.arch}-${glibc ? 'gnu' : 'musl'}.node`,
-);
-const prebuilt = join(
-  root,
-  'prebuilds',
-  `${process.platform}-${process.arch}`,
-  `zerosock.napi.${glibc ? 'glibc' : 'musl'}.node`,
-);
+const { addon, prebuilt } = binaryPaths();
 // Outside prebuilds/ (so it is not packed), in the checkout's git-ignored scratch folder.
 const marker = join(root, '.zerosock-tmp', 'prebuild-written-by-pack');
 

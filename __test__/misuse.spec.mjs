@@ -168,7 +168,8 @@ for (const backend of backends) {
     const b = createServer({ backend });
     const err = await t.throwsAsync(b.listen({ port: a.address().port, host: '127.0.0.1' }));
     t.is(err.code, 'EADDRINUSE');
-    t.is(err.syscall, 'bind');
+    t.is(err.syscall, 'listen');
+    t.regex(err.message, /^listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+$/);
     await a.close();
   });
 }

@@ -1,6 +1,6 @@
 // An echo server in a child process (node:net or zerosock), for tests whose peer must be in
-// another process. `startEcho(kind, backend)` forks it and returns `{ port, close(),
-// closeAll() }`: close() stops listening (like server.close(): open connections go on),
+// another process. `startEcho(kind, backend, path?)` forks it (on 127.0.0.1, or on the Unix
+// socket `path`) and returns `{ port, close(), closeAll() }`: close() stops listening (like server.close(): open connections go on),
 // closeAll() destroys the open connections. close(n) first waits (up to 5 s) until n
 // connections were accepted: a connection the kernel completed but the process had not
 // accepted yet is reset when the listener closes, which a same-process peer never shows. Every connection echoes and ends after the FIN.
@@ -9,8 +9,10 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'zerosock';
 
-export async function startEcho(kind, backend) {
-  const child = fork(fileURLToPath(import.meta.url), [kind, backend ?? 'auto'], {
+export async function startEcho(kind, backend, path) {
+  // (URI-encoded: an abstract name's leading NUL cannot travel in argv)
+  const args = [kind, backend ?? 'auto', ...(path === undefined ? [] : [encodeURIComponent(path)])];
+  const child = fork(fileURLToPath(import.meta.url), args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const answers = [];
@@ -19,7 +21,7 @@ export async function startEcho(kind, backend) {
   });
   const port = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`echo child exited (${code})`)));
-    child.on('message', (m) => (m.port !== undefined ? resolve(m.port) : answers.shift()?.()));
+    child.on('message', (m) => (m.listening ? resolve(m.port) : answers.shift()?.()));
   });
   const ask = (q, n = 0) =>
     new Promise((resolve) => {
@@ -37,7 +39,7 @@ export async function startEcho(kind, backend) {
   };
 }
 
-async function serve(kind, backend) {
+async function serve(kind, backend, path) {
   const open = new Set();
   let accepted = 0;
   let server;
@@ -52,10 +54,10 @@ async function serve(kind, backend) {
   };
   if (kind === 'net') {
     server = net.createServer((s) => echo(s, s.write));
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    await new Promise((r) => server.listen(path ?? { port: 0, host: '127.0.0.1' }, r));
   } else {
     server = createServer({ backend }, (s) => echo(s, s.send));
-    await server.listen({ port: 0, host: '127.0.0.1' });
+    await server.listen(path ?? { port: 0, host: '127.0.0.1' });
   }
   process.on('message', async ({ q, n }) => {
     if (q === 'close') {
@@ -66,11 +68,15 @@ async function serve(kind, backend) {
     process.send({ done: q });
   });
   process.on('disconnect', () => process.exit(0));
-  process.send({ port: server.address().port });
+  process.send({ listening: true, port: path === undefined ? server.address().port : undefined });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   setTimeout(() => process.exit(3), 600_000).unref();
-  const [kind, backend] = process.argv.slice(2);
-  await serve(kind, backend === 'auto' ? undefined : backend);
+  const [kind, backend, path] = process.argv.slice(2);
+  await serve(
+    kind,
+    backend === 'auto' ? undefined : backend,
+    path === undefined ? undefined : decodeURIComponent(path),
+  );
 }

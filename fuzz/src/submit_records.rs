@@ -150,7 +150,7 @@ impl World {
         let engine = session.engine_mut();
         // A listener for the records to hit (nobody connects to it).
         let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let listener = engine.listen(addr, 64, false).expect("listen");
+        let listener = engine.listen(addr.into(), 64, false).expect("listen");
         let at = peer_listener().local_addr().expect("peer address");
         let clients = [
             engine.connect(at).expect("connect"),

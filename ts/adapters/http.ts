@@ -104,7 +104,7 @@ export class HttpServer extends EventEmitter {
   }
 
   /** The bound address, like `server.address()` of node:net. */
-  address(): { address: string; family: string; port: number } | null {
+  address(): { address: string; family: string; port: number } | string | null {
     return this.server.address();
   }
 

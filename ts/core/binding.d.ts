@@ -115,12 +115,21 @@ export declare class NativeEngine {
   pollNow(): void
   /** Listens on `host:port` (an IP address); returns the listener's id. */
   listen(host: string, port: number, backlog: number, reusePort: boolean): number
+  /**
+   * Listens on a Unix domain socket: `path` is a filesystem path (removed again on close) or,
+   * with a leading NUL byte, an abstract name. Returns the listener's id.
+   */
+  listenPath(path: Buffer, backlog: number): number
+  /** Adds read and/or write permission for everyone to a path listener's socket file. */
+  allowAll(id: number, read: boolean, write: boolean): void
+  /** Starts connecting to a Unix domain socket (`path` as in `listenPath`). */
+  connectPath(path: Buffer): number
   /** Starts connecting to `host:port` (an IP address); `CONNECTED` or `ERROR` follows. */
   connect(host: string, port: number): number
-  /** The local address of a socket or listener. */
-  localAddress(id: number): AddressInfo
-  /** The peer address of a connected socket. */
-  remoteAddress(id: number): AddressInfo
+  /** The local address of a socket or listener (null on a Unix socket). */
+  localAddress(id: number): AddressInfo | null
+  /** The peer address of a connected socket (null on a Unix socket). */
+  remoteAddress(id: number): AddressInfo | null
   /**
    * Takes a pool buffer of `class` (0 small, 1 large) for JS to fill; writes
    * `[region, byteOffset, handleLo, handleHi, size]` into the reply ints and returns region.

@@ -110,6 +110,7 @@ export const SYSCALL_NAMES: readonly string[] = [
   'io_uring_setup',
   'io_uring_enter',
   'io_uring_register',
+  'chmod',
 ];
 
 /** An engine's `stats()`. */

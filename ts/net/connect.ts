@@ -1,4 +1,4 @@
-/** `connect()`: open a TCP connection on a zerosock engine. */
+/** `connect()`: open a TCP or Unix domain connection on a zerosock engine. */
 import { engineFor } from '../core/engine';
 import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
@@ -6,12 +6,17 @@ import { abortError, systemError } from '../core/system-error';
 import { nativeSysError } from '../core/errors';
 import { validateHost, validateOptions, validatePort } from '../core/validate';
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
+import { refuseWithPath, unixPathBytes } from './unix-path';
+import type { Engine } from '../core/engine';
 
-const CONNECT_KEYS = [...SOCKET_OPTION_KEYS, 'port', 'host', 'backend', 'signal'];
+const CONNECT_KEYS = [...SOCKET_OPTION_KEYS, 'port', 'host', 'path', 'backend', 'signal'];
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends SocketOptions {
-  port: number;
+  /** The TCP port (not with `path`). */
+  port?: number;
+  /** A Unix domain socket: a filesystem path or an abstract name (`'\0name'`). */
+  path?: string;
   /** IP address or name (default `'localhost'`). */
   host?: string;
   /** `'auto'` (default), `'io_uring'` or `'epoll'`. */
@@ -20,21 +25,34 @@ export interface ConnectOptions extends SocketOptions {
   signal?: AbortSignal;
 }
 
-/** Connects; resolves with an open {@link Socket}, rejects with a Node-style system error. */
-export async function connect(options: ConnectOptions): Promise<Socket> {
-  const opts = validateSocketOptions(validateOptions<ConnectOptions>(options, CONNECT_KEYS));
-  const port = validatePort(opts.port);
-  const host = validateHost(opts.host ?? 'localhost');
+/**
+ * Connects; resolves with an open {@link Socket}, rejects with a Node-style system error.
+ * `connect({ port, host })` for TCP, `connect({ path })` or `connect(path)` for a Unix socket.
+ */
+export async function connect(options: ConnectOptions | string): Promise<Socket> {
+  const given = typeof options === 'string' ? { path: options } : options;
+  const opts = validateSocketOptions(validateOptions<ConnectOptions>(given, CONNECT_KEYS));
   const signal = opts.signal;
+  let target: Target;
+  if (opts.path !== undefined) {
+    refuseWithPath(opts, ['port', 'host'], 'connect()');
+    const path = opts.path;
+    const bytes = unixPathBytes(path);
+    target = { where: path, open: (engine) => engine.native.connectPath(bytes) };
+  } else {
+    const port = validatePort(opts.port);
+    const host = validateHost(opts.host ?? 'localhost');
+    if (signal?.aborted) throw abortError(signal);
+    const address = await resolveHost(host);
+    target = { where: address, port, open: (engine) => engine.native.connect(address, port) };
+  }
   if (signal?.aborted) throw abortError(signal);
   const engine = engineFor(opts.backend);
-  const address = await resolveHost(host);
-  if (signal?.aborted) throw abortError(signal);
   let id: number;
   try {
-    id = engine.native.connect(address, port);
+    id = target.open(engine);
   } catch (err) {
-    throw nativeSysError(err, address, port);
+    throw nativeSysError(err, target.where, target.port);
   }
   const sock = new Socket(engine, id, opts);
   return new Promise<Socket>((resolve, reject) => {
@@ -48,12 +66,20 @@ export async function connect(options: ConnectOptions): Promise<Socket> {
       signal?.removeEventListener('abort', onAbort);
       if (err) {
         const e = err as ReturnType<typeof systemError>;
-        e.address = address;
-        e.port = port;
-        e.message = `${e.syscall} ${e.code} ${address}:${port}`;
+        e.address = target.where;
+        if (target.port !== undefined) e.port = target.port;
+        const at = target.port === undefined ? target.where : `${target.where}:${target.port}`;
+        e.message = `${e.syscall} ${e.code} ${at}`;
         reject(e);
       } else resolve(sock);
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Where a connect goes: the address for error reports, and the native call that starts it. */
+interface Target {
+  where: string;
+  port?: number;
+  open: (engine: Engine) => number;
 }

@@ -1,16 +1,33 @@
 /** `Server`: a listening socket on a zerosock engine, shaped like node:net's. */
 import { EventEmitter } from 'node:events';
 import { engineFor, Sub, type Engine, type ListenerSink } from '../core/engine';
-import { callNative, nativeSysError, ZerosockError } from '../core/errors';
+import { callNative, InvalidArgumentError, nativeSysError, ZerosockError } from '../core/errors';
 import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
-import { abortError, systemError } from '../core/system-error';
-import { validateHost, validateInt, validateOptions, validatePort } from '../core/validate';
+import { abortError, systemError, type SystemError } from '../core/system-error';
+import { getSystemErrorMap } from 'node:util';
+import {
+  validateBoolean,
+  validateHost,
+  validateInt,
+  validateOptions,
+  validatePort,
+} from '../core/validate';
+import { refuseWithPath, unixPathBytes } from './unix-path';
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 
 /** Options of {@link createServer}. */
 const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
-const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'signal'];
+const LISTEN_KEYS = [
+  'port',
+  'host',
+  'path',
+  'backlog',
+  'reusePort',
+  'readableAll',
+  'writableAll',
+  'signal',
+];
 
 export interface ServerOptions extends SocketOptions {
   /** `'auto'` (default), `'io_uring'` or `'epoll'`; `ZEROSOCK_BACKEND` decides for `auto`. */
@@ -20,6 +37,16 @@ export interface ServerOptions extends SocketOptions {
 /** Options of {@link Server.listen}. */
 export interface ListenOptions {
   port?: number;
+  /**
+   * A Unix domain socket instead of TCP: a filesystem path (created by listen, removed by
+   * `close()`; a path that exists is `EADDRINUSE`) or a Linux abstract name (`'\0name'`).
+   * Not with `port`, `host` or `reusePort`.
+   */
+  path?: string;
+  /** With `path`: everyone may connect (read permission), as node:net's option. */
+  readableAll?: boolean;
+  /** With `path`: everyone may connect (write permission), as node:net's option. */
+  writableAll?: boolean;
   /** An IP address or a name to resolve (default `'::'`, falling back to `'0.0.0.0'`). */
   host?: string;
   backlog?: number;
@@ -35,6 +62,8 @@ export class Server extends EventEmitter implements ListenerSink {
   private closing: Promise<void> | null = null;
   private closedResolve: (() => void) | null = null;
   private readonly connections = new Set<Socket>();
+  /** The Unix socket name listened on (what `address()` returns), or null for TCP. */
+  private path: string | null = null;
   private referenced = true;
   /** True while listening. */
   listening = false;
@@ -46,19 +75,43 @@ export class Server extends EventEmitter implements ListenerSink {
     if (onConnection !== undefined) this.on('connection', onConnection);
   }
 
-  /** Starts listening; resolves once bound (port 0 picks a free port: see `address()`). */
-  async listen(options: ListenOptions | number = {}, host?: string): Promise<this> {
+  /**
+   * Starts listening; resolves once bound (port 0 picks a free port: see `address()`).
+   * `listen(port, host?)`, `listen(path)` (a Unix socket) and `listen(options)`.
+   */
+  async listen(options: ListenOptions | number | string = {}, host?: string): Promise<this> {
     const opts: ListenOptions =
       typeof options === 'number'
         ? { port: options, host }
-        : validateOptions<ListenOptions>(options, LISTEN_KEYS);
+        : typeof options === 'string'
+          ? { path: options }
+          : validateOptions<ListenOptions>(options, LISTEN_KEYS);
     if (this.listening || this.engine !== null) {
       throw new ZerosockError('ERR_ZEROSOCK_BAD_SOCKET', 'the server is already listening');
     }
-    const port = validatePort(opts.port ?? 0);
     const backlog = validateInt(opts.backlog, 'backlog', 1, 65535) ?? 511;
+    const readableAll = validateBoolean(opts.readableAll, 'readableAll') === true;
+    const writableAll = validateBoolean(opts.writableAll, 'writableAll') === true;
+    if (opts.path !== undefined) {
+      refuseWithPath(opts, ['port', 'host', 'reusePort'], 'listen()');
+      const bytes = unixPathBytes(opts.path);
+      return this.start(opts, (engine) => {
+        const id = this.bindPath(engine, opts.path!, bytes, backlog);
+        if (readableAll || writableAll)
+          this.allowAll(engine, id, opts.path!, readableAll, writableAll);
+        this.path = opts.path!;
+        return id;
+      });
+    }
+    if (readableAll || writableAll) {
+      const key = readableAll ? 'readableAll' : 'writableAll';
+      throw new InvalidArgumentError(
+        'ERR_INVALID_ARG_VALUE',
+        `The "${key}" option applies only to a Unix socket (listen({ path }))`,
+      );
+    }
+    const port = validatePort(opts.port ?? 0);
     if (opts.signal?.aborted) throw abortError(opts.signal);
-    const engine = engineFor(this.options.backend);
     let address: string;
     let fallback: string | null = null;
     if (opts.host === undefined) {
@@ -67,14 +120,21 @@ export class Server extends EventEmitter implements ListenerSink {
     } else {
       address = await resolveHost(validateHost(opts.host));
     }
+    return this.start(opts, (engine) => {
+      try {
+        return this.bind(engine, address, port, backlog, opts.reusePort === true);
+      } catch (err) {
+        if (fallback === null) throw err;
+        return this.bind(engine, fallback, port, backlog, opts.reusePort === true);
+      }
+    });
+  }
+
+  /** Binds with `bind` and starts serving: the one place a listener comes to life. */
+  private start(opts: ListenOptions, bind: (engine: Engine) => number): this {
     if (opts.signal?.aborted) throw abortError(opts.signal);
-    let id: number;
-    try {
-      id = this.bind(engine, address, port, backlog, opts.reusePort === true);
-    } catch (err) {
-      if (fallback === null) throw err;
-      id = this.bind(engine, fallback, port, backlog, opts.reusePort === true);
-    }
+    const engine = engineFor(this.options.backend);
+    const id = bind(engine);
     this.engine = engine;
     this.id = id;
     engine.attach(id, this); // the native listen already submitted the first accept
@@ -93,9 +153,32 @@ export class Server extends EventEmitter implements ListenerSink {
     }
   }
 
-  /** The bound address, like node:net's `server.address()`. */
-  address(): { address: string; family: string; port: number } | null {
+  private bindPath(engine: Engine, path: string, bytes: Buffer, backlog: number): number {
+    try {
+      return engine.native.listenPath(bytes, backlog);
+    } catch (err) {
+      throw toListenError(err as Error, path);
+    }
+  }
+
+  /** `readableAll` / `writableAll`; on failure the new listener is closed again. */
+  private allowAll(engine: Engine, id: number, path: string, read: boolean, write: boolean) {
+    try {
+      engine.native.allowAll(id, read, write);
+    } catch (err) {
+      engine.attach(id, this);
+      engine.submit(Sub.Close, id);
+      throw nativeSysError(err, path);
+    }
+  }
+
+  /**
+   * The bound address, like node:net's `server.address()`: `{ address, family, port }`, or
+   * the path string for a Unix socket.
+   */
+  address(): { address: string; family: string; port: number } | string | null {
     if (!this.listening || this.engine === null) return null;
+    if (this.path !== null) return this.path;
     const engine = this.engine;
     return callNative(() => engine.native.localAddress(this.id));
   }
@@ -184,8 +267,17 @@ export class Server extends EventEmitter implements ListenerSink {
   }
 }
 
-function toListenError(err: Error, host: string, port: number): Error {
-  return nativeSysError(err, host, port);
+/**
+ * A failed bind or listen, shaped as node:net reports it: syscall `'listen'`, and the message
+ * `listen EADDRINUSE: address already in use 127.0.0.1:8080` (or the socket's path).
+ */
+function toListenError(err: Error, where: string, port?: number): Error {
+  const e = nativeSysError(err, where, port) as Partial<SystemError> & Error;
+  if (typeof e.errno !== 'number' || typeof e.code !== 'string') return e;
+  const description = getSystemErrorMap().get(e.errno)?.[1] ?? e.code;
+  e.syscall = 'listen';
+  e.message = `listen ${e.code}: ${description} ${port === undefined ? where : `${where}:${port}`}`;
+  return e;
 }
 
 /** Creates a server; `onConnection` is added as a `'connection'` listener. */

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
-use zerosock_uring::BackendChoice;
+use zerosock_uring::{BackendChoice, SockAddr, UnixAddr};
 use zerosock_wire::stats::{values, ENGINE_STATS};
 use zerosock_wire::uv::UvHook;
 use zerosock_wire::{Session, SessionOptions};
@@ -81,12 +81,19 @@ fn parse_addr(host: &str, port: u32) -> Result<SocketAddr> {
     Ok(SocketAddr::new(ip, port))
 }
 
-fn address_info(a: SocketAddr) -> AddressInfo {
-    AddressInfo {
+/// An IP address as node:net reports it; `None` for a Unix socket (node:net reports no
+/// `remoteAddress`/`localAddress` there: a server's path comes from what it listened on).
+fn address_info(a: SockAddr) -> Option<AddressInfo> {
+    let a = a.ip()?;
+    Some(AddressInfo {
         address: a.ip().to_string(),
         family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
         port: u32::from(a.port()),
-    }
+    })
+}
+
+fn unix_addr(path: &[u8]) -> Result<SockAddr> {
+    Ok(SockAddr::Unix(UnixAddr::new(path).map_err(to_napi)?))
 }
 
 #[napi]
@@ -250,8 +257,35 @@ impl NativeEngine {
         let addr = parse_addr(&host, port)?;
         let mut st = self.state.borrow_mut();
         st.session
-            .listen(addr, backlog, reuse_port)
+            .listen(addr.into(), backlog, reuse_port)
             .map_err(to_napi)
+    }
+
+    /// Listens on a Unix domain socket: `path` is a filesystem path (removed again on close) or,
+    /// with a leading NUL byte, an abstract name. Returns the listener's id.
+    #[napi]
+    pub fn listen_path(&self, path: Buffer, backlog: u32) -> Result<u32> {
+        let addr = unix_addr(&path)?;
+        let mut st = self.state.borrow_mut();
+        st.session.listen(addr, backlog, false).map_err(to_napi)
+    }
+
+    /// Adds read and/or write permission for everyone to a path listener's socket file.
+    #[napi]
+    pub fn allow_all(&self, id: u32, read: bool, write: bool) -> Result<()> {
+        let mut st = self.state.borrow_mut();
+        st.session
+            .engine_mut()
+            .allow_all(id, read, write)
+            .map_err(to_napi)
+    }
+
+    /// Starts connecting to a Unix domain socket (`path` as in `listenPath`).
+    #[napi]
+    pub fn connect_path(&self, path: Buffer) -> Result<u32> {
+        let addr = unix_addr(&path)?;
+        let mut st = self.state.borrow_mut();
+        st.session.connect(addr).map_err(to_napi)
     }
 
     /// Starts connecting to `host:port` (an IP address); `CONNECTED` or `ERROR` follows.
@@ -262,17 +296,17 @@ impl NativeEngine {
         st.session.connect(addr).map_err(to_napi)
     }
 
-    /// The local address of a socket or listener.
+    /// The local address of a socket or listener (null on a Unix socket).
     #[napi]
-    pub fn local_address(&self, id: u32) -> Result<AddressInfo> {
+    pub fn local_address(&self, id: u32) -> Result<Option<AddressInfo>> {
         let st = self.state.borrow();
         let addr = st.session.engine().local_addr(id).map_err(to_napi)?;
         Ok(address_info(addr))
     }
 
-    /// The peer address of a connected socket.
+    /// The peer address of a connected socket (null on a Unix socket).
     #[napi]
-    pub fn remote_address(&self, id: u32) -> Result<AddressInfo> {
+    pub fn remote_address(&self, id: u32) -> Result<Option<AddressInfo>> {
         let st = self.state.borrow();
         let addr = st.session.engine().peer_addr(id).map_err(to_napi)?;
         Ok(address_info(addr))

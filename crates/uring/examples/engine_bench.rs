@@ -25,7 +25,7 @@ fn server(
     let l = e
         .listen("127.0.0.1:0".parse().unwrap(), 128, false)
         .unwrap();
-    tx.send(e.local_addr(l).unwrap()).unwrap();
+    tx.send(e.local_addr(l).unwrap().ip().unwrap()).unwrap();
     let mut out = Vec::new();
     loop {
         out.clear();

@@ -1,5 +1,6 @@
 //! [`Engine`]: the public face over the two backends.
 
+use crate::addr::SockAddr;
 use crate::backend::epoll::recv_window::MappedMemory;
 use crate::backend::{EpollBackend, UringBackend};
 use crate::backend_choice::BackendKind;
@@ -10,7 +11,6 @@ use crate::core::{Backend, BufRange, Core};
 use crate::debt::SubmitDebt;
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::Duration;
 use zerosock_pool::BufHandle;
@@ -79,43 +79,57 @@ impl Engine {
         }
     }
 
-    /// Listens on `addr` (IPv4 or IPv6; SO_REUSEADDR always, SO_REUSEPORT on request).
-    /// Accepted connections arrive as [`Event::Accepted`].
+    /// Listens on `addr`: IPv4 or IPv6 (SO_REUSEADDR always, SO_REUSEPORT on request), or a
+    /// Unix domain socket (a path, removed again by `close()`, or an abstract name; `reuse_port`
+    /// is EINVAL there). Accepted connections arrive as [`Event::Accepted`].
     ///
     /// Errors: the failing call's errno ("socket", "setsockopt", "bind", "listen").
     pub fn listen(
         &mut self,
-        addr: SocketAddr,
+        addr: SockAddr,
         backlog: u32,
         reuse_port: bool,
     ) -> Result<SocketId, SysError> {
         match &mut self.imp {
-            Imp::Uring(c) => c.listen(addr, backlog, reuse_port),
-            Imp::Epoll(c) => c.listen(addr, backlog, reuse_port),
+            Imp::Uring(c) => c.listen(&addr, backlog, reuse_port),
+            Imp::Epoll(c) => c.listen(&addr, backlog, reuse_port),
         }
     }
 
-    /// Starts connecting; completes with [`Event::Connected`] or [`Event::Error`] (syscall
-    /// "connect"). Sends may be queued before it completes.
+    /// Gives everyone read and/or write permission on the socket file of listener `id`
+    /// (node:net's `readableAll` / `writableAll`). Errors: `WrongSocketKind` unless `id`
+    /// listens on a Unix socket path; `Sys` ("chmod").
+    pub fn allow_all(&mut self, id: SocketId, read: bool, write: bool) -> Result<(), EngineError> {
+        match &mut self.imp {
+            Imp::Uring(c) => c.allow_all(id, read, write),
+            Imp::Epoll(c) => c.allow_all(id, read, write),
+        }
+    }
+
+    /// Starts connecting (TCP or a Unix socket); completes with [`Event::Connected`] or
+    /// [`Event::Error`] (syscall "connect"). Sends may be queued before it completes.
     ///
     /// Errors: only immediate failures (e.g. "socket" EMFILE).
-    pub fn connect(&mut self, addr: SocketAddr) -> Result<SocketId, SysError> {
+    pub fn connect(&mut self, addr: impl Into<SockAddr>) -> Result<SocketId, SysError> {
+        let addr = addr.into();
         match &mut self.imp {
-            Imp::Uring(c) => c.connect(addr),
-            Imp::Epoll(c) => c.connect(addr),
+            Imp::Uring(c) => c.connect(&addr),
+            Imp::Epoll(c) => c.connect(&addr),
         }
     }
 
-    /// getsockname(2) of a socket. Errors: `BadSocket`, `Sys`.
-    pub fn local_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
+    /// getsockname(2) of a socket (an unnamed Unix socket has an empty name). Errors:
+    /// `BadSocket`, `Sys`.
+    pub fn local_addr(&self, id: SocketId) -> Result<SockAddr, EngineError> {
         match &self.imp {
             Imp::Uring(c) => c.address(id, false),
             Imp::Epoll(c) => c.address(id, false),
         }
     }
 
-    /// getpeername(2) of a socket. Errors: `BadSocket`, `Sys` (ENOTCONN).
-    pub fn peer_addr(&self, id: SocketId) -> Result<SocketAddr, EngineError> {
+    /// getpeername(2) of a socket (an unnamed Unix peer has an empty name). Errors:
+    /// `BadSocket`, `Sys` (ENOTCONN).
+    pub fn peer_addr(&self, id: SocketId) -> Result<SockAddr, EngineError> {
         match &self.imp {
             Imp::Uring(c) => c.address(id, true),
             Imp::Epoll(c) => c.address(id, true),
@@ -204,8 +218,8 @@ impl Engine {
     /// Errors: `BadSocket`, `SocketClosed`.
     pub fn set_zerocopy_receive(&mut self, id: SocketId, on: bool) -> Result<bool, EngineError> {
         match &mut self.imp {
-            Imp::Uring(c) => UringBackend::set_zerocopy_receive(c, id, on),
-            Imp::Epoll(c) => EpollBackend::set_zerocopy_receive(c, id, on),
+            Imp::Uring(c) => c.set_zerocopy_receive(id, on),
+            Imp::Epoll(c) => c.set_zerocopy_receive(id, on),
         }
     }
 

@@ -14,6 +14,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
+mod addr;
 mod backend;
 pub mod backend_choice;
 mod busy_poll;
@@ -28,6 +29,7 @@ mod sys;
 
 pub use crate::core::buffers::{LARGE as LARGE_CLASS, SMALL as SMALL_CLASS};
 pub use crate::core::slab::SocketId;
+pub use addr::{SockAddr, UnixAddr, UNIX_PATH_MAX};
 pub use backend::epoll::recv_window::MappedMemory;
 pub use backend_choice::{BackendChoice, BackendKind};
 pub use busy_poll::{BusyPoll, SpinEnd};

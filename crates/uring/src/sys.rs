@@ -1,23 +1,49 @@
 //! Thin, checked wrappers over the socket system calls both backends share.
 
+use crate::addr::{SockAddr, UnixAddr};
 use crate::error::SysError;
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
-/// A `sockaddr_storage` filled from a [`SocketAddr`], with its length.
+/// Bytes of `sockaddr_un` before `sun_path`.
+const SUN_PATH_OFFSET: usize = mem::offset_of!(libc::sockaddr_un, sun_path);
+
+/// A `sockaddr_storage` filled from a [`SockAddr`], with its length.
 pub(crate) struct RawAddr {
     pub storage: libc::sockaddr_storage,
     pub len: libc::socklen_t,
 }
 
 impl RawAddr {
-    /// Encodes an IPv4 or IPv6 address.
-    pub fn new(addr: &SocketAddr) -> Self {
+    /// Encodes an IPv4, IPv6 or Unix domain address.
+    pub fn new(addr: &SockAddr) -> Self {
         // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
         let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
         let len = match addr {
-            SocketAddr::V4(a) => {
+            SockAddr::Unix(u) => {
+                // SAFETY: all-zero is a valid sockaddr_un.
+                let mut sun: libc::sockaddr_un = unsafe { mem::zeroed() };
+                sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+                let name = u.as_bytes();
+                // UnixAddr::new checked that the name fits sun_path (a path with its NUL).
+                for (d, b) in sun.sun_path.iter_mut().zip(name) {
+                    *d = *b as libc::c_char;
+                }
+                // SAFETY: sockaddr_storage is larger than and suitably aligned for sockaddr_un.
+                unsafe {
+                    std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sun)
+                };
+                // A path counts its terminating NUL. An abstract name is NUL-padded to the whole
+                // sun_path, as libuv (so node:net) binds and connects them: the kernel compares
+                // abstract names by length too, and node:net peers must meet ours.
+                if u.is_abstract() {
+                    mem::size_of::<libc::sockaddr_un>()
+                } else {
+                    SUN_PATH_OFFSET + name.len() + 1
+                }
+            }
+            SockAddr::Ip(SocketAddr::V4(a)) => {
                 let sin = libc::sockaddr_in {
                     sin_family: libc::AF_INET as libc::sa_family_t,
                     sin_port: a.port().to_be(),
@@ -32,7 +58,7 @@ impl RawAddr {
                 };
                 mem::size_of::<libc::sockaddr_in>()
             }
-            SocketAddr::V6(a) => {
+            SockAddr::Ip(SocketAddr::V6(a)) => {
                 let sin6 = libc::sockaddr_in6 {
                     sin6_family: libc::AF_INET6 as libc::sa_family_t,
                     sin6_port: a.port().to_be(),
@@ -60,8 +86,38 @@ impl RawAddr {
         (&self.storage as *const libc::sockaddr_storage).cast()
     }
 
-    /// Decodes an AF_INET / AF_INET6 address; `None` for other families.
-    pub fn to_socket_addr(&self) -> Option<SocketAddr> {
+    /// Decodes an AF_INET / AF_INET6 / AF_UNIX address (an unnamed Unix socket, a connecting
+    /// client's own end, has an empty name); `None` for other families.
+    pub fn to_sock_addr(&self) -> Option<SockAddr> {
+        if self.storage.ss_family as libc::c_int == libc::AF_UNIX {
+            // SAFETY: the family says the storage holds a sockaddr_un; storage is aligned.
+            let sun: &libc::sockaddr_un =
+                unsafe { &*(&self.storage as *const libc::sockaddr_storage).cast() };
+            let n = (self.len as usize).saturating_sub(SUN_PATH_OFFSET);
+            let raw: Vec<u8> = sun.sun_path[..n.min(sun.sun_path.len())]
+                .iter()
+                .map(|&c| c as u8)
+                .collect();
+            // A path ends at its NUL; an abstract name (leading NUL) is all `n` bytes but the
+            // padding `RawAddr::new` added.
+            let name = match raw.first() {
+                Some(0) => {
+                    let end = raw.iter().rposition(|&b| b != 0).map_or(1, |i| i + 1);
+                    &raw[..end]
+                }
+                _ => raw.split(|&b| b == 0).next().unwrap_or(&[]),
+            };
+            let unix = if name.is_empty() {
+                Some(UnixAddr::unnamed())
+            } else {
+                UnixAddr::new(name).ok()
+            };
+            return unix.map(SockAddr::Unix);
+        }
+        self.to_ip().map(SockAddr::Ip)
+    }
+
+    fn to_ip(&self) -> Option<SocketAddr> {
         match self.storage.ss_family as libc::c_int {
             libc::AF_INET => {
                 // SAFETY: the family says the storage holds a sockaddr_in; storage is aligned.
@@ -89,21 +145,15 @@ impl RawAddr {
     }
 }
 
-fn domain_of(addr: &SocketAddr) -> libc::c_int {
-    match addr {
-        SocketAddr::V4(_) => libc::AF_INET,
-        SocketAddr::V6(_) => libc::AF_INET6,
-    }
-}
-
-/// socket(2): a TCP socket, close-on-exec, optionally non-blocking.
-pub(crate) fn tcp_socket(addr: &SocketAddr, nonblock: bool) -> Result<RawFd, SysError> {
+/// socket(2): a stream socket (TCP, or Unix domain) for `addr`, close-on-exec, optionally
+/// non-blocking.
+pub(crate) fn stream_socket(addr: &SockAddr, nonblock: bool) -> Result<RawFd, SysError> {
     let mut ty = libc::SOCK_STREAM | libc::SOCK_CLOEXEC;
     if nonblock {
         ty |= libc::SOCK_NONBLOCK;
     }
     // SAFETY: plain socket(2) call; the result is checked.
-    let fd = unsafe { libc::socket(domain_of(addr), ty, 0) };
+    let fd = unsafe { libc::socket(addr.domain(), ty, 0) };
     if fd < 0 {
         return Err(SysError::last("socket"));
     }
@@ -158,16 +208,22 @@ pub(crate) fn set_nodelay(fd: RawFd, on: bool) -> Result<(), SysError> {
     set_int_opt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, on as libc::c_int)
 }
 
-/// A bound, listening socket (SO_REUSEADDR always, SO_REUSEPORT on request).
+/// A bound, listening socket (TCP: SO_REUSEADDR always, SO_REUSEPORT on request; a Unix
+/// socket has neither: a path in use is EADDRINUSE, as in node:net).
 pub(crate) fn listen_socket(
-    addr: &SocketAddr,
+    addr: &SockAddr,
     backlog: u32,
     reuse_port: bool,
     nonblock: bool,
 ) -> Result<RawFd, SysError> {
-    let fd = tcp_socket(addr, nonblock)?;
+    if reuse_port && addr.is_unix() {
+        return Err(SysError::new(libc::EINVAL, "listen"));
+    }
+    let fd = stream_socket(addr, nonblock)?;
     let setup = || -> Result<(), SysError> {
-        set_int_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        if !addr.is_unix() {
+            set_int_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+        }
         if reuse_port {
             set_int_opt(fd, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
         }
@@ -194,7 +250,7 @@ fn name_of(
     fd: RawFd,
     syscall: &'static str,
     f: unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int,
-) -> Result<SocketAddr, SysError> {
+) -> Result<SockAddr, SysError> {
     let mut raw = RawAddr {
         // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
         storage: unsafe { mem::zeroed() },
@@ -211,18 +267,31 @@ fn name_of(
     if rc != 0 {
         return Err(SysError::last(syscall));
     }
-    raw.to_socket_addr()
+    raw.to_sock_addr()
         .ok_or(SysError::new(libc::EAFNOSUPPORT, syscall))
 }
 
 /// getsockname(2).
-pub(crate) fn local_addr(fd: RawFd) -> Result<SocketAddr, SysError> {
+pub(crate) fn local_addr(fd: RawFd) -> Result<SockAddr, SysError> {
     name_of(fd, "getsockname", libc::getsockname)
 }
 
 /// getpeername(2).
-pub(crate) fn peer_addr(fd: RawFd) -> Result<SocketAddr, SysError> {
+pub(crate) fn peer_addr(fd: RawFd) -> Result<SockAddr, SysError> {
     name_of(fd, "getpeername", libc::getpeername)
+}
+
+/// Adds read and/or write permission for everyone to a Unix socket's file (node:net's
+/// `readableAll` / `writableAll`); only ever adds bits. Errors: syscall "chmod".
+pub(crate) fn allow_all(path: &std::path::Path, read: bool, write: bool) -> Result<(), SysError> {
+    use std::os::unix::fs::PermissionsExt;
+    let want = if read { 0o444 } else { 0 } | if write { 0o222 } else { 0 };
+    let errno = |e: std::io::Error| SysError::new(e.raw_os_error().unwrap_or(libc::EIO), "chmod");
+    let mode = std::fs::metadata(path).map_err(errno)?.permissions().mode();
+    if mode & want == want {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | want)).map_err(errno)
 }
 
 /// close(2), ignoring errors (the descriptor is gone either way on Linux).
@@ -280,9 +349,15 @@ mod tests {
 
     #[test]
     fn raw_addr_round_trips() {
-        for s in ["127.0.0.1:8080", "[::1]:443", "[fe80::1%2]:1"] {
-            let a: SocketAddr = s.parse().unwrap();
-            assert_eq!(RawAddr::new(&a).to_socket_addr(), Some(a));
+        for s in [
+            "127.0.0.1:8080",
+            "[::1]:443",
+            "[fe80::1%2]:1",
+            "unix:/tmp/x.sock",
+            "unix:\0abstract",
+        ] {
+            let a: SockAddr = s.parse().unwrap();
+            assert_eq!(RawAddr::new(&a).to_sock_addr(), Some(a), "{s}");
         }
     }
 }

@@ -18,7 +18,7 @@ fn std_client_echo(addr: &str) {
         let pool = pool(64, None);
         let mut e = engine(kind, &pool);
         let l = e.listen(addr.parse().unwrap(), 128, false).unwrap();
-        let at = e.local_addr(l).unwrap();
+        let at = e.local_addr(l).unwrap().ip().unwrap();
         assert_ne!(at.port(), 0);
         let client = thread::spawn(move || {
             let mut s = TcpStream::connect(at).unwrap();
@@ -84,7 +84,7 @@ fn engine_client_against_std_server() {
         drive(&mut e, T, |e, ev| match ev {
             Event::Connected { socket } => {
                 assert_eq!(socket, c);
-                assert_eq!(e.peer_addr(c).unwrap(), at);
+                assert_eq!(e.peer_addr(c).unwrap().ip(), Some(at));
                 connected = true;
                 false
             }
@@ -143,7 +143,7 @@ fn peer_reset_reports_econnreset() {
         let pool = pool(16, None);
         let mut e = engine(kind, &pool);
         let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-        let at = e.local_addr(l).unwrap();
+        let at = e.local_addr(l).unwrap().ip().unwrap();
         let peer = TcpStream::connect(at).unwrap();
         let mut peer = Some(peer);
         let mut server = None;
@@ -182,7 +182,7 @@ fn stale_and_closed_ids_are_errors() {
         let pool = pool(16, None);
         let mut e = engine(kind, &pool);
         let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-        let at = e.local_addr(l).unwrap();
+        let at = e.local_addr(l).unwrap().ip().unwrap();
         let c = e.connect(at).unwrap();
         let mut server = None;
         let mut connected = false;
@@ -314,7 +314,7 @@ fn pause_stops_data_until_resume() {
         let pool = pool(64, None);
         let mut e = engine(kind, &pool);
         let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-        let at = e.local_addr(l).unwrap();
+        let at = e.local_addr(l).unwrap().ip().unwrap();
         const TOTAL: usize = 1 << 20;
         let writer = thread::spawn(move || {
             let mut s = TcpStream::connect(at).unwrap();
@@ -389,7 +389,7 @@ fn poll_honours_max() {
         let pool = pool(64, None);
         let mut e = engine(kind, &pool);
         let l = e.listen("127.0.0.1:0".parse().unwrap(), 64, false).unwrap();
-        let at = e.local_addr(l).unwrap();
+        let at = e.local_addr(l).unwrap().ip().unwrap();
         let peers: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(at).unwrap()).collect();
         thread::sleep(Duration::from_millis(50));
         let mut out = Vec::new();
@@ -420,7 +420,7 @@ fn listening_engine_and_peer(
     let pool = pool(16, None);
     let mut e = engine(kind, &pool);
     let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-    let at = e.local_addr(l).unwrap();
+    let at = e.local_addr(l).unwrap().ip().unwrap();
     e.submit().unwrap();
     let peer = TcpStream::connect(at).unwrap();
     (pool, e, peer)
@@ -546,7 +546,7 @@ fn notify_fd_stays_readable_through_a_burst() {
         let l = e
             .listen("127.0.0.1:0".parse().unwrap(), 1024, false)
             .unwrap();
-        let at = e.local_addr(l).unwrap();
+        let at = e.local_addr(l).unwrap().ip().unwrap();
         e.submit().unwrap();
         let peers: Vec<TcpStream> = (0..N).map(|_| TcpStream::connect(at).unwrap()).collect();
         drive_by_notify_fd(&mut e, "accepting", N, |_, ev| {
@@ -605,7 +605,7 @@ fn no_event_of_a_socket_follows_close_but_closed() {
         let pool = pool(64, None);
         let mut e = engine(kind, &pool);
         let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-        let c = e.connect(e.local_addr(l).unwrap()).unwrap();
+        let c = e.connect(e.local_addr(l).unwrap().ip().unwrap()).unwrap();
         let mut server = None;
         let mut connected = false;
         drive(&mut e, T, |_, ev| {

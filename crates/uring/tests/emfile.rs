@@ -35,7 +35,7 @@ fn emfile(kind: BackendKind) {
     let pool = pool(16, None);
     let mut e = engine(kind, &pool);
     let l = e.listen("127.0.0.1:0".parse().unwrap(), 64, false).unwrap();
-    let at = e.local_addr(l).unwrap();
+    let at = e.local_addr(l).unwrap().ip().unwrap();
     // A connection we close later to free a descriptor.
     let spare = e.connect(at).unwrap();
     let mut accepted = 0;

@@ -59,7 +59,7 @@ fn close_with_inflight(kind: BackendKind) {
     assert!(in_use(&pool) > baseline);
     // Also a server-side socket with a receive in flight.
     let l = e.listen("127.0.0.1:0".parse().unwrap(), 8, false).unwrap();
-    let c2 = e.connect(e.local_addr(l).unwrap()).unwrap();
+    let c2 = e.connect(e.local_addr(l).unwrap().ip().unwrap()).unwrap();
     let mut server: Option<SocketId> = None;
     let mut connected = false;
     drive(&mut e, T, |_, ev| {
@@ -118,7 +118,7 @@ fn connect_close_cycles(kind: BackendKind) {
     let l = e
         .listen("127.0.0.1:0".parse().unwrap(), 128, false)
         .unwrap();
-    let at = e.local_addr(l).unwrap();
+    let at = e.local_addr(l).unwrap().ip().unwrap();
     let baseline = in_use(&pool);
     let fds_engine = open_fd_count();
     let start = Instant::now();
@@ -195,7 +195,7 @@ fn drop_with_open_sockets(kind: BackendKind) {
     let fds_before = open_fd_count();
     let mut e = engine(kind, &pool);
     let l = e.listen("127.0.0.1:0".parse().unwrap(), 64, false).unwrap();
-    let at = e.local_addr(l).unwrap();
+    let at = e.local_addr(l).unwrap().ip().unwrap();
     let mut clients = Vec::new();
     for _ in 0..8 {
         let c = e.connect(at).unwrap();

@@ -24,7 +24,7 @@ fn has(kind: BackendKind) -> bool {
 
 /// Waits for the client's Connected and the server's Accepted.
 fn pair(e: &mut Engine, listener: SocketId) -> (SocketId, SocketId) {
-    let at = e.local_addr(listener).unwrap();
+    let at = e.local_addr(listener).unwrap().ip().unwrap();
     let c = e.connect(at).unwrap();
     let mut server = None;
     let mut connected = false;
@@ -220,7 +220,7 @@ fn concurrent_connections(kind: BackendKind, ring_entries: u32) -> zerosock_urin
     let l = e
         .listen("127.0.0.1:0".parse().unwrap(), 1024, false)
         .unwrap();
-    let at = e.local_addr(l).unwrap();
+    let at = e.local_addr(l).unwrap().ip().unwrap();
     let mut clients: HashMap<SocketId, (usize, Vec<u8>)> = HashMap::new();
     for i in 0..N {
         let c = e.connect(at).unwrap();
@@ -297,7 +297,7 @@ fn slow_reader(
     cfg.recv_buffers = 32;
     let mut e = Engine::new(cfg).unwrap();
     let l = e.listen("127.0.0.1:0".parse().unwrap(), 16, false).unwrap();
-    let at = e.local_addr(l).unwrap();
+    let at = e.local_addr(l).unwrap().ip().unwrap();
     let writer = thread::spawn(move || {
         let mut s = TcpStream::connect(at).unwrap();
         let mut pos = 0u64;

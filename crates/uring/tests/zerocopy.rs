@@ -104,7 +104,7 @@ fn kernel_copies_on_loopback() -> Option<bool> {
 
 /// Waits for the client's Connected and the server's Accepted.
 fn pair(e: &mut Engine, listener: SocketId) -> (SocketId, SocketId) {
-    let at = e.local_addr(listener).unwrap();
+    let at = e.local_addr(listener).unwrap().ip().unwrap();
     let c = e.connect(at).unwrap();
     let mut server = None;
     let mut connected = false;
@@ -536,7 +536,7 @@ fn zerocopy_receive(kind: BackendKind, zerocopy_sender: bool) {
     let mut e = engine(kind, &pool);
     let l = e.listen("127.0.0.1:0".parse().unwrap(), 64, false).unwrap();
     let active = e.set_zerocopy_receive(l, true).unwrap();
-    let at = e.local_addr(l).unwrap();
+    let at = e.local_addr(l).unwrap().ip().unwrap();
     let sender = spawn_sender(BackendKind::Epoll, at, total, zerocopy_sender);
     let mut got = StreamHash::new();
     let mut server = None;

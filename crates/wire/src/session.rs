@@ -9,11 +9,11 @@ use crate::records::{self, Record, SubmitKind, EVENT_RECORDS, RECORD_INTS, REPLY
 use crate::shared_ints::SharedInts;
 use crate::stats::StatsSources;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use zerosock_pool::{BufHandle, LentHandles, LocalPool, Pool, PoolConfig, PoolError, RegionInfo};
 use zerosock_uring::{
-    BackendKind, BusyPoll, Engine, EngineConfig, EngineError, Event, SocketId, SubmitDebt, SysError,
+    BackendKind, BusyPoll, Engine, EngineConfig, EngineError, Event, SockAddr, SocketId,
+    SubmitDebt, SysError,
 };
 
 /// What JS may set when it makes an engine.
@@ -111,7 +111,7 @@ impl Session {
     /// at once (a process that only listens has nothing else that would submit it).
     pub fn listen(
         &mut self,
-        addr: SocketAddr,
+        addr: SockAddr,
         backlog: u32,
         reuse_port: bool,
     ) -> Result<SocketId, EngineError> {
@@ -121,7 +121,7 @@ impl Session {
     }
 
     /// Starts connecting to `addr` (submitted at once); `CONNECTED` or `ERROR` follows.
-    pub fn connect(&mut self, addr: SocketAddr) -> Result<SocketId, EngineError> {
+    pub fn connect(&mut self, addr: impl Into<SockAddr>) -> Result<SocketId, EngineError> {
         let id = self.engine.connect(addr)?;
         self.engine.submit()?;
         Ok(id)

@@ -48,11 +48,13 @@ pub enum Syscall {
     IoUringEnter,
     /// io_uring_register(2).
     IoUringRegister,
+    /// chmod(2) (a Unix socket file's `readableAll` / `writableAll`).
+    Chmod,
 }
 
 impl Syscall {
     /// Every syscall, in index order (`ALL[i] as usize == i`).
-    pub const ALL: [Syscall; 21] = [
+    pub const ALL: [Syscall; 22] = [
         Syscall::Unknown,
         Syscall::Accept,
         Syscall::Connect,
@@ -74,6 +76,7 @@ impl Syscall {
         Syscall::IoUringSetup,
         Syscall::IoUringEnter,
         Syscall::IoUringRegister,
+        Syscall::Chmod,
     ];
 
     /// The name as Node reports it (`err.syscall`).
@@ -100,6 +103,7 @@ impl Syscall {
             Syscall::IoUringSetup => "io_uring_setup",
             Syscall::IoUringEnter => "io_uring_enter",
             Syscall::IoUringRegister => "io_uring_register",
+            Syscall::Chmod => "chmod",
         }
     }
 

@@ -11,26 +11,35 @@ export interface Address {
 export class Addresses {
   private readonly engine: Engine;
   private readonly id: number;
-  private local?: Address;
-  private remote?: Address;
+  /** `null`: the socket has no IP address (a Unix socket); `undefined`: not asked yet. */
+  private local?: Address | null;
+  private remote?: Address | null;
 
   constructor(engine: Engine, id: number) {
     this.engine = engine;
     this.id = id;
   }
 
-  /** The local address; asked only while `open` (a closed id names nothing any more). */
+  /**
+   * The local address; asked only while `open` (a closed id names nothing any more).
+   * Undefined on a Unix socket, as in node:net.
+   */
   localAddress(open: boolean): Address | undefined {
-    return (this.local ??= open ? this.ask('localAddress') : undefined);
+    if (this.local === undefined && open) this.local = this.ask('localAddress');
+    return this.local ?? undefined;
   }
 
-  /** The peer's address; asked only while `open`. */
+  /** The peer's address; asked only while `open`. Undefined on a Unix socket. */
   remoteAddress(open: boolean): Address | undefined {
-    return (this.remote ??= open ? this.ask('remoteAddress') : undefined);
+    if (this.remote === undefined && open) this.remote = this.ask('remoteAddress');
+    return this.remote ?? undefined;
   }
 
-  /** One lookup; undefined if the engine no longer knows the socket (asked again next time). */
-  private ask(which: 'localAddress' | 'remoteAddress'): Address | undefined {
+  /**
+   * One lookup: null for a socket without an IP address, undefined if the engine no longer
+   * knows the socket (asked again next time).
+   */
+  private ask(which: 'localAddress' | 'remoteAddress'): Address | null | undefined {
     try {
       return this.engine.native[which](this.id);
     } catch {
@@ -40,6 +49,6 @@ export class Addresses {
 
   /** The peer's address if it was asked for already (an error report never asks). */
   get knownRemote(): Address | undefined {
-    return this.remote;
+    return this.remote ?? undefined;
   }
 }

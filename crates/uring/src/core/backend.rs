@@ -18,13 +18,13 @@
 //! file of the same job (`poll.rs`, `events.rs`, `write.rs`, `sockets.rs`, `zerocopy.rs`).
 
 use super::{Core, Sock};
+use crate::addr::SockAddr;
 use crate::backend::epoll::recv_window::MappedMemory;
 use crate::config::EngineConfig;
 use crate::core::buffers::Buffers;
 use crate::core::slab::SocketId;
 use crate::error::{EngineError, SysError};
 use crate::event::{EngineStats, Event};
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -59,11 +59,7 @@ pub(crate) trait Backend: Sized {
     /// Listener `id` was created: start accepting on it.
     fn start_accepting(core: &mut Core<Self>, id: SocketId) -> Result<(), SysError>;
     /// Stream `id` (state `Connecting`) was created: start connecting it to `addr`.
-    fn start_connect(
-        core: &mut Core<Self>,
-        id: SocketId,
-        addr: &SocketAddr,
-    ) -> Result<(), SysError>;
+    fn start_connect(core: &mut Core<Self>, id: SocketId, addr: &SockAddr) -> Result<(), SysError>;
     /// Accepted stream `id` was created: start receiving on it.
     fn adopt(core: &mut Core<Self>, id: SocketId) -> Result<(), SysError>;
     /// Stalled listener `id` may accept again (a descriptor was freed, or time passed).

@@ -2,13 +2,13 @@
 //! failure, close, and listeners stalled by descriptor exhaustion.
 
 use super::{sock_mut, Backend, Core, Kind, Sock, State};
+use crate::addr::SockAddr;
 use crate::core::buffers::Buffers;
 use crate::core::slab::SocketId;
 use crate::error::{EngineError, SysError};
 use crate::event::Event;
 use crate::sys;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -63,30 +63,63 @@ impl<B: Backend> Core<B> {
         sys::close_fd(fd);
     }
 
-    /// Listens on `addr`; the backend starts accepting.
+    /// Listens on `addr`; the backend starts accepting. A Unix socket path is removed from the
+    /// filesystem when the listener closes (not when bind failed: the path was someone else's).
     pub fn listen(
         &mut self,
-        addr: SocketAddr,
+        addr: &SockAddr,
         backlog: u32,
         reuse_port: bool,
     ) -> Result<SocketId, SysError> {
-        let fd = sys::listen_socket(&addr, backlog, reuse_port, B::NONBLOCKING)?;
+        let fd = sys::listen_socket(addr, backlog, reuse_port, B::NONBLOCKING)?;
         let id = self.insert(fd, Kind::Listener, State::Open, "listen")?;
+        if let SockAddr::Unix(u) = addr {
+            self.set_unix(id);
+            if let Some(path) = u.path() {
+                self.unix_files.push((id, path.to_path_buf()));
+            }
+        }
         if let Err(e) = B::start_accepting(self, id) {
+            self.unlink_unix_file(id);
             self.discard(id, fd);
             return Err(e);
         }
         Ok(id)
     }
 
+    /// Listener `id`'s socket file gets read and/or write permission for everyone.
+    pub fn allow_all(&mut self, id: SocketId, read: bool, write: bool) -> Result<(), EngineError> {
+        sock_mut(&mut self.socks, id)?;
+        let Some((_, path)) = self.unix_files.iter().find(|(l, _)| *l == id) else {
+            return Err(EngineError::WrongSocketKind);
+        };
+        Ok(sys::allow_all(path, read, write)?)
+    }
+
+    fn set_unix(&mut self, id: SocketId) {
+        if let Some(s) = self.socks.get_mut(id) {
+            s.unix = true;
+        }
+    }
+
+    fn unlink_unix_file(&mut self, id: SocketId) {
+        if let Some(at) = self.unix_files.iter().position(|(l, _)| *l == id) {
+            let (_, path) = self.unix_files.swap_remove(at);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// Starts connecting to `addr`; the backend reports `Connected` or `Error`.
-    pub fn connect(&mut self, addr: SocketAddr) -> Result<SocketId, SysError> {
-        let fd = sys::tcp_socket(&addr, B::NONBLOCKING)?;
-        if self.nodelay {
+    pub fn connect(&mut self, addr: &SockAddr) -> Result<SocketId, SysError> {
+        let fd = sys::stream_socket(addr, B::NONBLOCKING)?;
+        if self.nodelay && !addr.is_unix() {
             let _ = sys::set_nodelay(fd, true);
         }
         let id = self.insert(fd, Kind::Stream, State::Connecting, "connect")?;
-        if let Err(e) = B::start_connect(self, id, &addr) {
+        if addr.is_unix() {
+            self.set_unix(id);
+        }
+        if let Err(e) = B::start_connect(self, id, addr) {
             self.discard(id, fd);
             return Err(e);
         }
@@ -96,14 +129,16 @@ impl<B: Backend> Core<B> {
     /// Listener `listener` accepted `fd`: adds the connection, lets the backend arm it and
     /// reports `Accepted` (or an `Error` of the listener when the backend can't take it).
     pub fn accepted(&mut self, listener: SocketId, fd: RawFd, out: &mut Vec<Event>) {
-        if self.nodelay {
+        let unix = self.socks.get(listener).is_some_and(|l| l.unix);
+        if self.nodelay && !unix {
             let _ = sys::set_nodelay(fd, true);
             self.stats.other_syscalls += 1;
         }
-        let Some(id) = self
-            .socks
-            .insert_with(|_| Sock::new(fd, Kind::Stream, State::Open))
-        else {
+        let Some(id) = self.socks.insert_with(|_| {
+            let mut s = Sock::new(fd, Kind::Stream, State::Open);
+            s.unix = unix;
+            s
+        }) else {
             sys::close_fd(fd);
             return;
         };
@@ -117,7 +152,7 @@ impl<B: Backend> Core<B> {
         }
         self.stats.accepted += 1;
         if self.socks.get(listener).is_some_and(|l| l.zc_recv) {
-            let _ = B::set_zerocopy_receive(self, id, true);
+            let _ = self.set_zerocopy_receive(id, true);
         }
         out.push(Event::Accepted {
             listener,
@@ -180,6 +215,8 @@ impl<B: Backend> Core<B> {
     /// and closes; `Closed` follows once the kernel let go.
     pub fn close(&mut self, id: SocketId) -> Result<(), EngineError> {
         sock_mut(&mut self.socks, id)?;
+        // node:net removes the file at close(), before the descriptor is gone.
+        self.unlink_unix_file(id);
         for (window, chunk) in forget_pending(&mut self.pending, id, &mut self.bufs) {
             let _ = B::release_mapped(self, window, chunk);
         }

@@ -25,6 +25,7 @@ pub(crate) use backend::Backend;
 pub(crate) use send::{sock_mut, writable, BufRange};
 pub(crate) use sock::{Kind, Sock, State, WriteShut};
 
+use crate::addr::SockAddr;
 use crate::config::EngineConfig;
 use crate::core::buffers::Buffers;
 use crate::core::slab::{Slab, SocketId};
@@ -33,7 +34,7 @@ use crate::event::{EngineStats, Event};
 use crate::sys;
 use crate::SubmitDebt;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// A close waiting for the kernel to let go of zerocopy memory: (socket, since, aborted).
@@ -58,6 +59,8 @@ pub(crate) struct Core<B: Backend> {
     pub direct_send_min: usize,
     /// Sockets with finished zerocopy sends to report.
     pub zc_ready: Vec<SocketId>,
+    /// Listeners bound to a Unix socket path, removed from the filesystem on `close()`.
+    pub unix_files: Vec<(SocketId, PathBuf)>,
     /// Closes waiting for the kernel to let go of zerocopy memory.
     pub zc_closing: Vec<ZcClosing>,
     /// A direct send left a `Sent` in `pending` that nothing has announced yet.
@@ -84,6 +87,7 @@ impl<B: Backend> Core<B> {
             nodelay: cfg.nodelay,
             direct_send_min: cfg.direct_send_min,
             zc_ready: Vec::new(),
+            unix_files: Vec::new(),
             zc_closing: Vec::new(),
             wake_owed: false,
             be,
@@ -91,9 +95,9 @@ impl<B: Backend> Core<B> {
     }
 
     /// The socket's local (`peer == false`) or peer address.
-    pub fn address(&self, id: SocketId, peer: bool) -> Result<SocketAddr, EngineError> {
+    pub fn address(&self, id: SocketId, peer: bool) -> Result<SockAddr, EngineError> {
         let fd = self.socks.get(id).ok_or(EngineError::BadSocket)?.fd;
-        let addr: Result<SocketAddr, SysError> = if peer {
+        let addr: Result<SockAddr, SysError> = if peer {
             sys::peer_addr(fd)
         } else {
             sys::local_addr(fd)

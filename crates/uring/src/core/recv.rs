@@ -27,6 +27,27 @@ fn copy_break(
 }
 
 impl<B: Backend> Core<B> {
+    /// `Engine::set_zerocopy_receive`: the backend's, except that a Unix socket (no
+    /// TCP_ZEROCOPY_RECEIVE there) keeps the plain receive path, counted in `zc_recv_fallbacks`.
+    pub fn set_zerocopy_receive(&mut self, id: SocketId, on: bool) -> Result<bool, EngineError> {
+        if sock_mut(&mut self.socks, id)?.unix {
+            return self.keep_plain_receive(id, on);
+        }
+        B::set_zerocopy_receive(self, id, on)
+    }
+
+    /// Zerocopy receive asked for where it does not exist: the socket keeps the plain receive
+    /// path, its bytes count as copied, and `zc_recv_fallbacks` counts the socket. Returns false
+    /// (the mapped path is not active).
+    pub fn keep_plain_receive(&mut self, id: SocketId, on: bool) -> Result<bool, EngineError> {
+        let s = sock_mut(&mut self.socks, id)?;
+        if on && !s.zc_recv && s.kind == Kind::Stream {
+            self.stats.zc_recv_fallbacks += 1;
+        }
+        s.zc_recv = on;
+        Ok(false)
+    }
+
     /// Reports `len` bytes received into large buffer `h` (at `ptr`) as `Data`, copied into a
     /// small buffer when shorter than the copy-break. Returns whether `h` went out with the
     /// event; false means it is still the caller's (to recycle or release).

@@ -58,6 +58,8 @@ pub(crate) struct Sock<X> {
     pub zc: Option<Box<ZcTracker>>,
     /// Zerocopy receive was asked for (bytes are counted as mapped / copied).
     pub zc_recv: bool,
+    /// A Unix domain socket (no TCP options; zerocopy sends are copies).
+    pub unix: bool,
     /// What only the backend keeps.
     pub be: X,
 }
@@ -77,6 +79,7 @@ impl<X: Default> Sock<X> {
             shut: WriteShut::Open,
             zc: None,
             zc_recv: false,
+            unix: false,
             be: X::default(),
         }
     }

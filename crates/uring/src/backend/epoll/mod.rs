@@ -20,6 +20,7 @@ mod write;
 mod zc_recv;
 mod zerocopy;
 
+use crate::addr::SockAddr;
 use crate::config::EngineConfig;
 use crate::core::buffers::Buffers;
 use crate::core::sendq::MAX_IOVECS;
@@ -30,7 +31,6 @@ use crate::event::{EngineStats, Event};
 use crate::sys::{self, RawAddr};
 use recv_window::{MappedMemory, RecvWindow};
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -154,11 +154,7 @@ impl Backend for EpollBackend {
         core.watch(fd, (libc::EPOLLIN | libc::EPOLLET) as u32, id as u64)
     }
 
-    fn start_connect(
-        core: &mut Core<Self>,
-        id: SocketId,
-        addr: &SocketAddr,
-    ) -> Result<(), SysError> {
+    fn start_connect(core: &mut Core<Self>, id: SocketId, addr: &SockAddr) -> Result<(), SysError> {
         let fd = core.socks.get(id).map_or(-1, |s| s.fd);
         let raw = RawAddr::new(addr);
         // SAFETY: `raw` holds a valid sockaddr of `raw.len` bytes.

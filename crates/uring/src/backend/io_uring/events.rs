@@ -176,7 +176,12 @@ impl Core<UringBackend> {
         let s = self.socks.get_mut(id).expect("caller checked");
         s.be.send_inflight = false;
         if res >= 0 {
-            s.sendq.consume(res as usize, &mut self.bufs);
+            // Zerocopy sends written by this plain send were copies (`fallback`): done now.
+            let touched = s.sendq.consume(res as usize, &mut self.bufs);
+            if let (Some(t), Some(touched)) = (s.zc.as_mut(), touched) {
+                t.written_by_copy(touched, &mut self.bufs);
+                self.note_zc_done(id);
+            }
             self.sent(id, res as u64, out);
             self.kick_send(id);
         } else if -res != libc::ECANCELED {

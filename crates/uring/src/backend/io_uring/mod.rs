@@ -21,6 +21,7 @@ mod userdata;
 mod write;
 mod zerocopy;
 
+use crate::addr::SockAddr;
 use crate::backend::epoll::recv_window::MappedMemory;
 use crate::config::EngineConfig;
 use crate::core::buffers::Buffers;
@@ -34,7 +35,6 @@ use ::io_uring::{opcode, types};
 use bufring::{BufRing, BGID};
 use ring::Ring;
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 use userdata::{encode, Op};
@@ -192,11 +192,7 @@ impl Backend for UringBackend {
         Ok(())
     }
 
-    fn start_connect(
-        core: &mut Core<Self>,
-        id: SocketId,
-        addr: &SocketAddr,
-    ) -> Result<(), SysError> {
+    fn start_connect(core: &mut Core<Self>, id: SocketId, addr: &SockAddr) -> Result<(), SysError> {
         let Some(s) = core.socks.get_mut(id) else {
             return Ok(());
         };
@@ -288,12 +284,7 @@ impl Backend for UringBackend {
         id: SocketId,
         on: bool,
     ) -> Result<bool, EngineError> {
-        let s = crate::core::sock_mut(&mut core.socks, id)?;
-        if on && !s.zc_recv && s.kind == Kind::Stream {
-            core.stats.zc_recv_fallbacks += 1;
-        }
-        s.zc_recv = on;
-        Ok(false)
+        core.keep_plain_receive(id, on)
     }
 
     /// No receive windows on io_uring.

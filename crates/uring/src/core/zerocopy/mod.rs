@@ -49,8 +49,9 @@ impl<B: Backend> Core<B> {
         let t = s.zc.get_or_insert_with(Box::default);
         if !t.configured {
             t.configured = true;
-            // Without kernel zerocopy the sends are written as copies and say so.
-            t.fallback = !self.be.zerocopy_available(s.fd, &mut self.stats);
+            // Without kernel zerocopy the sends are written as copies and say so. AF_UNIX has
+            // none at all (SO_ZEROCOPY and SEND_ZC are EOPNOTSUPP there): it is never asked.
+            t.fallback = s.unix || !self.be.zerocopy_available(s.fd, &mut self.stats);
         }
         if t.fallback {
             self.stats.zerocopy_fallback_sends += 1;

@@ -5,7 +5,7 @@
 import type * as nodeHttp from 'node:http';
 import { InvalidArgumentError } from '../core/errors';
 import { validateOptions } from '../core/validate';
-import type { ServerOptions } from '../net/server';
+import { SERVER_KEYS, type ServerOptions } from '../net/server';
 
 /** Options of {@link createHttpServer}: zerosock's server options plus node:http's. */
 export interface HttpServerOptions extends ServerOptions {
@@ -55,7 +55,8 @@ export function splitHttpOptions(options: HttpServerOptions | undefined): {
   http: nodeHttp.ServerOptions;
   zerosock: ServerOptions;
 } {
-  const { http, ...zerosock } = (options ?? {}) as HttpServerOptions;
+  const all = validateOptions<HttpServerOptions>(options, [...SERVER_KEYS, 'http']);
+  const { http, ...zerosock } = all;
   const checked = validateOptions<nodeHttp.ServerOptions>(http, HTTP_KEYS, 'http');
   for (const [key, holds] of Object.entries(NET_SOCKET_KEYS)) {
     const value = (checked as Record<string, unknown>)[key];

@@ -9,7 +9,7 @@ import { validateHost, validateInt, validateOptions, validatePort } from '../cor
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 
 /** Options of {@link createServer}. */
-const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
+export const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
 const LISTEN_KEYS = ['port', 'host', 'backlog', 'reusePort', 'signal'];
 
 export interface ServerOptions extends SocketOptions {

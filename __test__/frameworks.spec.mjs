@@ -28,12 +28,34 @@ const nodeListeners = () =>
   process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap' || r === 'PipeServerWrap')
     .length;
 
-/** A request handler waits at `gate.opened` until the test opens it; `arrived` says it got there. */
+/**
+ * The /slow handlers await `gate.pass()`: it says the request `arrived`, then waits until the
+ * test calls `gate.open()`, and gives the body.
+ */
 function makeGate() {
   const gate = {};
-  gate.arrived = new Promise((resolve) => (gate.hit = resolve));
-  gate.opened = new Promise((resolve) => (gate.open = resolve));
+  let hit;
+  gate.arrived = new Promise((resolve) => (hit = resolve));
+  const opened = new Promise((resolve) => (gate.open = resolve));
+  gate.pass = async () => {
+    hit();
+    await opened;
+    return 'slow done';
+  };
   return gate;
+}
+
+/** fastify with `serverFactory`, listening with `listen(listenOptions)` plus the port. */
+function fastifyOn(serverFactory, gate, listenOptions) {
+  const app = Fastify({ serverFactory });
+  app.get('/', async () => 'fastify');
+  app.get('/slow', gate.pass);
+  return {
+    server: app.server,
+    start: (port) => app.listen({ ...listenOptions, port }),
+    stop: () => app.close(),
+    body: 'fastify',
+  };
 }
 
 function get(port, path = '/', agent = false) {
@@ -54,40 +76,13 @@ function get(port, path = '/', agent = false) {
  * listen (a promise that rejects with the listen error); `server` the http.Server it serves.
  */
 const FRAMEWORKS = {
-  'fastify (serverFactory: fastifyServerFactory())': (backend, gate) => {
-    const app = Fastify({ serverFactory: fastifyServerFactory({ backend }) });
-    app.get('/', async () => 'fastify');
-    app.get('/slow', async () => {
-      gate.hit();
-      await gate.opened;
-      return 'slow done';
-    });
-    return {
-      server: app.server,
-      start: (port) => app.listen({ port, host }),
-      stop: () => app.close(),
-      body: 'fastify',
-    };
-  },
+  'fastify (serverFactory: fastifyServerFactory())': (backend, gate) =>
+    fastifyOn(fastifyServerFactory({ backend }), gate, { host }),
+  // fastify's default host: 'localhost' resolves to 127.0.0.1 here (the clients use it).
   'fastify (serverFactory: (h) => createHttpServer(h).httpServer), host localhost': (
     backend,
     gate,
-  ) => {
-    const app = Fastify({ serverFactory: (h) => createHttpServer(h, { backend }).httpServer });
-    app.get('/', async () => 'fastify');
-    app.get('/slow', async () => {
-      gate.hit();
-      await gate.opened;
-      return 'slow done';
-    });
-    return {
-      server: app.server,
-      // fastify's default host; 'localhost' resolves to 127.0.0.1 here (the clients use it).
-      start: (port) => app.listen({ port }),
-      stop: () => app.close(),
-      body: 'fastify',
-    };
-  },
+  ) => fastifyOn((h) => createHttpServer(h, { backend }).httpServer, gate, {}),
   'hapi (listener, autoListen)': (backend, gate) => {
     let port = 0;
     const make = () => {
@@ -98,15 +93,7 @@ const FRAMEWORKS = {
         port,
       });
       s.route({ method: 'GET', path: '/', handler: () => 'hapi' });
-      s.route({
-        method: 'GET',
-        path: '/slow',
-        handler: async () => {
-          gate.hit();
-          await gate.opened;
-          return 'slow done';
-        },
-      });
+      s.route({ method: 'GET', path: '/slow', handler: gate.pass });
       return s;
     };
     let hapi = make();
@@ -129,10 +116,7 @@ const FRAMEWORKS = {
   'express (createHttpServer(app).listen())': (backend, gate) => {
     const app = express();
     app.get('/', (req, res) => res.send('express'));
-    app.get('/slow', (req, res) => {
-      gate.hit();
-      gate.opened.then(() => res.send('slow done'));
-    });
+    app.get('/slow', (req, res) => void gate.pass().then((body) => res.send(body)));
     const zs = createHttpServer(app, { backend });
     return {
       server: zs.httpServer,
@@ -144,13 +128,7 @@ const FRAMEWORKS = {
   'koa (new ZerosockHttpServer(app.callback()).listen(port, host, cb))': (backend, gate) => {
     const app = new Koa();
     app.use(async (ctx) => {
-      if (ctx.path === '/slow') {
-        gate.hit();
-        await gate.opened;
-        ctx.body = 'slow done';
-      } else {
-        ctx.body = 'koa';
-      }
+      ctx.body = ctx.path === '/slow' ? await gate.pass() : 'koa';
     });
     const server = new ZerosockHttpServer(app.callback(), { backend });
     return {

@@ -12,8 +12,8 @@
  * - net/: `Socket` (composed of the parts in net/socket/: sender, receiver, lifecycle,
  *   zerocopy, addresses, counters, options, cork policy), `Server`, `connect()`, and the
  *   `stream.Duplex` view of a socket.
- * - adapters/: what is built on net for other Node APIs: node:http servers, worker_threads
- *   groups.
+ * - adapters/: what is built on net for other Node APIs: node:http servers (and the frameworks
+ *   on them), worker_threads groups.
  */
 export { probe } from './core/probe';
 export type { Backend, ProbeReport } from './core/probe';
@@ -44,6 +44,9 @@ export { SocketDuplex } from './net/duplex';
 export type { DuplexOptions } from './net/duplex';
 export { createHttpServer, HttpServer, http } from './adapters/http';
 export type { HttpServerOptions, HttpCloseOptions, RequestListener } from './adapters/http';
+export { ZerosockHttpServer } from './adapters/http-server';
+export { fastifyServerFactory } from './adapters/fastify';
+export type { FastifyFactoryOptions } from './adapters/fastify';
 export { startWorkers, serveInWorker, workerIndex, WorkerStartError } from './adapters/cluster';
 export type {
   StartWorkersOptions,
@@ -52,5 +55,6 @@ export type {
   WorkerCloseReport,
   GroupCloseOptions,
   Closable,
+  PromiseClosable,
   ServeInWorkerOptions,
 } from './adapters/cluster';

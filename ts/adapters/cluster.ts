@@ -21,6 +21,7 @@
  * serveInWorker(server); // ready; closed gracefully by group.close()
  * ```
  */
+import { Server as NetServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, type ResourceLimits } from 'node:worker_threads';
@@ -91,11 +92,24 @@ export interface WorkerGroup {
   close(options?: GroupCloseOptions): Promise<WorkerCloseReport[]>;
 }
 
-/** Something a worker serves: a zerosock `Server` or `HttpServer` (or anything alike). */
-export interface Closable {
+/**
+ * Something a worker serves: a zerosock `Server` or `HttpServer` (or anything alike), or a
+ * node-style server whose `close(cb)` takes a callback: a `ZerosockHttpServer` (what fastify's
+ * `app.server` or hapi's `server.listener` is on zerosock).
+ */
+export type Closable = PromiseClosable | NetServer;
+
+/** A server whose `close()` returns a promise. */
+export interface PromiseClosable {
   close(): Promise<void>;
   closeAllConnections?(): void;
-  address?(): { address: string; family: string; port: number } | null;
+  address?(): { address: string; family: string; port: number } | string | null;
+}
+
+/** Closes `s`, resolving once it has closed (node-style servers: on their close callback). */
+function closeServer(s: Closable): Promise<void> {
+  if (s instanceof NetServer) return new Promise((resolve) => s.close(() => resolve()));
+  return s.close();
 }
 
 /** Options of {@link serveInWorker}. */
@@ -307,7 +321,8 @@ export function serveInWorker(
   const list: readonly Closable[] = Array.isArray(servers) ? servers : [servers as Closable];
   let address: WorkerInfo['address'] = null;
   try {
-    address = list[0]?.address?.() ?? null;
+    const a = list[0]?.address?.() ?? null;
+    address = typeof a === 'string' ? null : a;
   } catch {
     address = null;
   }
@@ -332,14 +347,14 @@ async function closeAll(
   let graceful = true;
   let error: string | undefined;
   try {
-    const closed = Promise.all(list.map((s) => s.close()));
+    const closed = Promise.all(list.map(closeServer));
     const inTime = await raceTimeout(
       closed.then(() => true),
       timeoutMs,
     );
     if (inTime === undefined) {
       graceful = false;
-      for (const s of list) s.closeAllConnections?.();
+      for (const s of list) (s as PromiseClosable).closeAllConnections?.();
       await closed;
     }
   } catch (err) {

@@ -12,23 +12,13 @@
  * ```
  */
 import { EventEmitter } from 'node:events';
-import * as nodeHttp from 'node:http';
-import { createServer, type ListenOptions, type Server, type ServerOptions } from '../net/server';
-import type { SocketDuplex } from '../net/duplex';
+import type { ListenOptions, Server } from '../net/server';
 import { abortError } from '../core/system-error';
-import { InvalidArgumentError } from '../core/errors';
+import type { HttpServerOptions } from './http-options';
+import { START, ZerosockHttpServer, type RequestListener } from './http-server';
 
-/** A node:http request handler. */
-export type RequestListener = (req: nodeHttp.IncomingMessage, res: nodeHttp.ServerResponse) => void;
-
-/** Options of {@link createHttpServer}: zerosock's server options plus node:http's. */
-export interface HttpServerOptions extends ServerOptions {
-  /**
-   * Passed to `http.createServer()` (keepAlive timeouts, maxHeaderSize, IncomingMessage class…).
-   * Timeouts can also be set later on {@link HttpServer.httpServer}.
-   */
-  http?: nodeHttp.ServerOptions;
-}
+export type { HttpServerOptions } from './http-options';
+export type { RequestListener } from './http-server';
 
 /** Options of {@link HttpServer.close}. */
 export interface HttpCloseOptions {
@@ -40,44 +30,34 @@ export interface HttpCloseOptions {
 }
 
 /**
- * A node:http server fed by a zerosock listener. Emits `'listening'`, `'close'` and
- * `'error'` (listener errors); everything HTTP (`'request'`, `'upgrade'`, `'clientError'`,
- * timeouts, limits) lives on {@link HttpServer.httpServer}, the real `http.Server`.
+ * The promise-shaped face of {@link ZerosockHttpServer}: `await listen()`, `await close()`.
+ * Emits `'listening'`, `'close'` and `'error'` (listener errors) of its `httpServer`;
+ * everything HTTP (`'request'`, `'upgrade'`, `'clientError'`, timeouts, limits) lives on
+ * {@link HttpServer.httpServer}, the real `http.Server` — which listens on zerosock too when
+ * a framework calls its node-style `listen()`.
  */
 export class HttpServer extends EventEmitter {
-  /** The node:http server that parses requests; it never listens itself. */
-  readonly httpServer: nodeHttp.Server;
-  /** The zerosock listener. */
-  readonly server: Server;
-  private readonly duplexes = new Set<SocketDuplex>();
+  /** The node:http server; its `listen()` listens on zerosock (never on node:net). */
+  readonly httpServer: ZerosockHttpServer;
   private closing: Promise<void> | null = null;
-  private onNoConnections: (() => void) | null = null;
 
   constructor(handler?: RequestListener, options: HttpServerOptions = {}) {
     super();
-    if (handler !== undefined && typeof handler !== 'function') {
-      throw new InvalidArgumentError(
-        'ERR_INVALID_ARG_TYPE',
-        'The "handler" argument must be a function.',
-      );
-    }
-    const { http: httpOptions, ...zerosockOptions } = options ?? {};
-    this.httpServer =
-      handler === undefined
-        ? nodeHttp.createServer(httpOptions ?? {})
-        : nodeHttp.createServer(httpOptions ?? {}, handler);
-    this.server = createServer(zerosockOptions, (sock) => {
-      // node:http's own sockets are half-open; it ends them itself after the last response.
-      const duplex = sock.toDuplex({ allowHalfOpen: true });
-      this.duplexes.add(duplex);
-      duplex.once('close', () => {
-        this.duplexes.delete(duplex);
-        if (this.duplexes.size === 0) this.onNoConnections?.();
-      });
-      (duplex as unknown as { server: unknown }).server = this.httpServer;
-      this.httpServer.emit('connection', duplex);
+    const httpServer = new ZerosockHttpServer(handler, options);
+    this.httpServer = httpServer;
+    httpServer.on('listening', () => this.emit('listening'));
+    httpServer.on('close', () => this.emit('close'));
+    httpServer.on('error', (err) => {
+      // Ours to report when nobody else listens on the http.Server (unhandled: it throws).
+      if (this.listenerCount('error') > 0 || httpServer.listenerCount('error') === 1) {
+        this.emit('error', err);
+      }
     });
-    this.server.on('error', (err) => this.emit('error', err));
+  }
+
+  /** The zerosock listener. */
+  get server(): Server {
+    return this.httpServer.zerosock;
   }
 
   /**
@@ -87,35 +67,31 @@ export class HttpServer extends EventEmitter {
    */
   async listen(options: ListenOptions | number = {}, host?: string): Promise<this> {
     const opts: ListenOptions = typeof options === 'number' ? { port: options, host } : options;
-    const signal = opts?.signal;
-    if (signal?.aborted) throw abortError(signal);
-    await this.server.listen({ ...opts, signal: undefined });
-    if (signal !== undefined) {
-      if (signal.aborted) {
-        await this.close();
-        throw abortError(signal);
-      }
-      signal.addEventListener('abort', () => void this.close(), { once: true });
+    if (opts?.signal?.aborted) throw abortError(opts.signal);
+    const outcome = await this.httpServer[START]((opts ?? {}) as ListenOptions);
+    if (outcome !== 'listening') {
+      await this.close();
+      if (outcome === 'aborted') throw abortError(opts.signal);
+      throw Object.assign(new Error('The server was closed before it was listening.'), {
+        code: 'ERR_SERVER_NOT_RUNNING',
+      });
     }
-    // node:http starts its header/request timeout checks on 'listening'.
-    this.httpServer.emit('listening');
-    this.emit('listening');
     return this;
   }
 
   /** The bound address, like `server.address()` of node:net. */
   address(): { address: string; family: string; port: number } | string | null {
-    return this.server.address();
+    return this.httpServer.address();
   }
 
   /** True while listening. */
   get listening(): boolean {
-    return this.server.listening;
+    return this.httpServer.listening;
   }
 
   /** Open connections (each one a {@link SocketDuplex}). */
   get connections(): number {
-    return this.duplexes.size;
+    return this.httpServer.connectionCount;
   }
 
   /**
@@ -125,41 +101,24 @@ export class HttpServer extends EventEmitter {
    */
   close(options: HttpCloseOptions = {}): Promise<void> {
     if (this.closing !== null) return this.closing;
-    const closed = this.server.close();
-    // Responses in progress: once each finishes, its connection is idle and gets closed.
-    const onRequest = (_req: nodeHttp.IncomingMessage, res: nodeHttp.ServerResponse) => {
-      res.shouldKeepAlive = false;
-    };
-    this.httpServer.prependListener('request', onRequest);
-    for (const d of this.duplexes) {
-      const res = (d as unknown as { _httpMessage?: nodeHttp.ServerResponse })._httpMessage;
-      if (res === undefined || res === null) continue;
-      if (!res.headersSent) res.shouldKeepAlive = false;
-      else res.once('finish', () => setImmediate(() => this.httpServer.closeIdleConnections()));
-    }
-    // node:http's close: clears its timers, closes idle connections, emits its 'close'.
-    this.httpServer.close(() => {});
     let timer: NodeJS.Timeout | undefined;
+    // Resolves on 'close' either way (`ERR_SERVER_NOT_RUNNING` only says nothing listened).
+    const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     if (options.timeoutMs !== undefined) {
       timer = setTimeout(() => this.closeAllConnections(), options.timeoutMs);
       timer.unref();
     }
-    this.closing = closed.then(async () => {
-      // The sockets are closed; their duplexes emit 'close' right after (next tick).
-      if (this.duplexes.size > 0) {
-        await new Promise<void>((resolve) => (this.onNoConnections = resolve));
-      }
+    const closing = closed.then(() => {
       if (timer !== undefined) clearTimeout(timer);
-      this.httpServer.off('request', onRequest);
-      this.emit('close');
+      if (this.closing === closing) this.closing = null;
     });
-    return this.closing;
+    this.closing = closing;
+    return closing;
   }
 
   /** Destroys every connection (busy or idle) now. */
   closeAllConnections(): void {
-    for (const d of [...this.duplexes]) d.destroy();
-    this.server.closeAllConnections();
+    this.httpServer.closeAllConnections();
   }
 
   /** Closes connections that wait for their next request (keep-alive). */
@@ -169,12 +128,12 @@ export class HttpServer extends EventEmitter {
 
   /** Lets the process exit while the server listens. */
   unref(): this {
-    this.server.unref();
+    this.httpServer.unref();
     return this;
   }
 
   ref(): this {
-    this.server.ref();
+    this.httpServer.ref();
     return this;
   }
 }
@@ -195,7 +154,12 @@ export function createHttpServer(
 }
 
 /** `zerosock.http.createServer(handler, options?)`: the same as {@link createHttpServer}. */
-export const http: { createServer: typeof createHttpServer; HttpServer: typeof HttpServer } = {
+export const http: {
+  createServer: typeof createHttpServer;
+  HttpServer: typeof HttpServer;
+  ZerosockHttpServer: typeof ZerosockHttpServer;
+} = {
   createServer: createHttpServer,
   HttpServer,
+  ZerosockHttpServer,
 };

@@ -17,7 +17,7 @@ import { refuseWithPath, unixPathBytes } from './unix-path';
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 
 /** Options of {@link createServer}. */
-const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
+export const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
 const LISTEN_KEYS = [
   'port',
   'host',

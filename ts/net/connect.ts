@@ -4,6 +4,7 @@ import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
 import { abortError, systemError } from '../core/system-error';
 import { nativeSysError } from '../core/errors';
+import { publishClientSocket, traceConnect } from './diagnostics';
 import { validateHost, validateOptions, validatePort } from '../core/validate';
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 
@@ -20,9 +21,18 @@ export interface ConnectOptions extends SocketOptions {
   signal?: AbortSignal;
 }
 
-/** Connects; resolves with an open {@link Socket}, rejects with a Node-style system error. */
+/**
+ * Connects; resolves with an open {@link Socket}, rejects with a Node-style system error.
+ * Traced on `zerosock.connect` from the options on; the new socket is published on
+ * `zerosock.client.socket` (net/diagnostics.ts).
+ */
 export async function connect(options: ConnectOptions): Promise<Socket> {
   const opts = validateSocketOptions(validateOptions<ConnectOptions>(options, CONNECT_KEYS));
+  return traceConnect(opts as ConnectOptions, () => open(opts));
+}
+
+/** `connect()` after its options were read: resolves the host, connects, waits for the outcome. */
+async function open(opts: Partial<ConnectOptions>): Promise<Socket> {
   const port = validatePort(opts.port);
   const host = validateHost(opts.host ?? 'localhost');
   const signal = opts.signal;
@@ -37,6 +47,7 @@ export async function connect(options: ConnectOptions): Promise<Socket> {
     throw nativeSysError(err, address, port);
   }
   const sock = new Socket(engine, id, opts);
+  publishClientSocket(sock);
   return new Promise<Socket>((resolve, reject) => {
     const onAbort = () => {
       if (sock.onConnect === null) return;

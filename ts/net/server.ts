@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { engineFor, Sub, type Engine, type ListenerSink } from '../core/engine';
 import { callNative, nativeSysError, ZerosockError } from '../core/errors';
+import { publishServerSocket, traceListen } from './diagnostics';
 import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
 import { abortError, systemError } from '../core/system-error';
@@ -46,7 +47,10 @@ export class Server extends EventEmitter implements ListenerSink {
     if (onConnection !== undefined) this.on('connection', onConnection);
   }
 
-  /** Starts listening; resolves once bound (port 0 picks a free port: see `address()`). */
+  /**
+   * Starts listening; resolves once bound (port 0 picks a free port: see `address()`). Traced
+   * on `zerosock.server.listen` (net/diagnostics.ts) from the options on.
+   */
   async listen(options: ListenOptions | number = {}, host?: string): Promise<this> {
     const opts: ListenOptions =
       typeof options === 'number'
@@ -55,6 +59,11 @@ export class Server extends EventEmitter implements ListenerSink {
     if (this.listening || this.engine !== null) {
       throw new ZerosockError('ERR_ZEROSOCK_BAD_SOCKET', 'the server is already listening');
     }
+    return traceListen(this, opts, () => this.startListening(opts));
+  }
+
+  /** `listen()` after its options were read: resolves the host, binds, starts accepting. */
+  private async startListening(opts: ListenOptions): Promise<this> {
     const port = validatePort(opts.port ?? 0);
     const backlog = validateInt(opts.backlog, 'backlog', 1, 65535) ?? 511;
     if (opts.signal?.aborted) throw abortError(opts.signal);
@@ -159,6 +168,7 @@ export class Server extends EventEmitter implements ListenerSink {
       return;
     }
     this.emit('connection', sock);
+    publishServerSocket(sock, this); // after 'connection', like node:net's net.server.socket
   }
 
   /** @internal Engine event: the listener failed. */

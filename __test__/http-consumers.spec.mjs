@@ -1,6 +1,6 @@
-// The HTTP, duplex and multi-core API from every kind of consumer: CommonJS require, ESM
-// import (named and default), and TypeScript (types of everything exported, CJS and ESM
-// resolution) — compiled with the project's tsc in strict mode.
+// The HTTP, duplex, multi-core and diagnostics_channel API from every kind of consumer:
+// CommonJS require, ESM import (named and default), and TypeScript (types of everything
+// exported, CJS and ESM resolution) — compiled with the project's tsc in strict mode.
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -22,6 +22,7 @@ const NAMES = [
   'serveInWorker',
   'workerIndex',
   'WorkerStartError',
+  'DIAGNOSTICS_CHANNELS',
 ];
 
 test('ESM named + default exports and CJS require give the same objects', (t) => {
@@ -71,6 +72,7 @@ test('TypeScript consumers (CommonJS and ESM resolution) type-check against the 
     'dir',
   );
   const source = (importLine) => `${importLine}
+import * as dc from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Duplex } from 'node:stream';
 
@@ -82,7 +84,8 @@ async function main(): Promise<void> {
   const server: HttpServer = createHttpServer(handler, options);
   const same: HttpServer = http.createServer(handler);
   await server.listen({ port: 0, host: '127.0.0.1', reusePort: true, signal: AbortSignal.timeout(1000) });
-  const addr: { port: number } | null = server.address();
+  // As node:net's: an address object, or a Unix socket's path string.
+  const addr: { port: number } | string | null = server.address();
   const close: Promise<void> = server.close({ timeoutMs: 10 });
   void addr; void close; void same;
 
@@ -106,11 +109,39 @@ async function main(): Promise<void> {
   const c: Closable = z;
   const e: WorkerStartError | undefined = undefined;
   void info; void reports; void c; void e;
+
+  dc.subscribe(DIAGNOSTICS_CHANNELS.serverSocket, (message) => {
+    const { socket, server: listener } = message as ServerSocketMessage;
+    const accepted: Socket = socket;
+    const from: Server = listener;
+    void accepted; void from;
+  });
+  const client: ClientSocketMessage = { socket: sock };
+  const name: 'zerosock.client.socket' = DIAGNOSTICS_CHANNELS.clientSocket;
+  void client; void name;
+  const done = (ctx: ListenContext): void => {
+    const s: Server | undefined = ctx.result;
+    const p: number | undefined = ctx.options.port;
+    void s; void p; void ctx.server.address(); void ctx.error;
+  };
+  dc.tracingChannel<unknown, ListenContext>(DIAGNOSTICS_CHANNELS.listen).subscribe({
+    start: done, end: done, asyncStart: done, asyncEnd: done, error: done,
+  });
+  const traced = (ctx: ConnectContext): void => {
+    const s: Socket | undefined = ctx.result;
+    const port: number | undefined = ctx.options.port;
+    const path: string | undefined = ctx.options.path;
+    void path;
+    void s; void port;
+  };
+  dc.tracingChannel<unknown, ConnectContext>(DIAGNOSTICS_CHANNELS.connect).subscribe({
+    start: traced, end: traced, asyncStart: traced, asyncEnd: traced, error: traced,
+  });
 }
 void main;
 `;
   const names =
-    '{ connect, createHttpServer, createServer, http, serveInWorker, startWorkers, workerIndex, HttpServer, Socket, SocketDuplex, WorkerStartError, type Closable, type HttpServerOptions, type StartWorkersOptions, type WorkerCloseReport, type WorkerGroup, type WorkerInfo }';
+    '{ connect, createHttpServer, createServer, http, serveInWorker, startWorkers, workerIndex, DIAGNOSTICS_CHANNELS, HttpServer, Server, Socket, SocketDuplex, WorkerStartError, type ClientSocketMessage, type Closable, type ConnectContext, type HttpServerOptions, type ListenContext, type ServerSocketMessage, type StartWorkersOptions, type WorkerCloseReport, type WorkerGroup, type WorkerInfo }';
   writeFileSync(join(tmp, 'cjs.ts'), source(`import ${names} from 'zerosock';`));
   writeFileSync(join(tmp, 'esm.mts'), source(`import ${names} from 'zerosock';`));
   writeFileSync(join(tmp, 'package.json'), JSON.stringify({ name: 'ts-consumer', private: true }));

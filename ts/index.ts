@@ -10,8 +10,8 @@
  * - mem/: memory shared with native code or other threads: `BufferPool`, `SpscRing`, and the
  *   registry of memory lent to the kernel by zerocopy sends.
  * - net/: `Socket` (composed of the parts in net/socket/: sender, receiver, lifecycle,
- *   zerocopy, addresses, counters, options, cork policy), `Server`, `connect()`, and the
- *   `stream.Duplex` view of a socket.
+ *   zerocopy, addresses, counters, options, cork policy), `Server`, `connect()`, the
+ *   `stream.Duplex` view of a socket, and the diagnostics_channel channels they publish on.
  * - adapters/: what is built on net for other Node APIs: node:http servers (and the frameworks
  *   on them), worker_threads groups.
  */
@@ -25,6 +25,13 @@ export type { ServerOptions, ListenOptions } from './net/server';
 export { connect } from './net/connect';
 export type { ConnectOptions } from './net/connect';
 export { Socket } from './net/socket';
+export { DIAGNOSTICS_CHANNELS } from './net/diagnostics';
+export type {
+  ClientSocketMessage,
+  ServerSocketMessage,
+  ListenContext,
+  ConnectContext,
+} from './net/diagnostics';
 export type { SocketOptions, CorkOptions } from './net/socket/options';
 export type { SocketStats } from './net/socket/stats';
 export { DEFAULT_ZEROCOPY_THRESHOLD } from './net/socket/zerocopy';

@@ -4,6 +4,7 @@ import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
 import { abortError, systemError } from '../core/system-error';
 import { nativeSysError } from '../core/errors';
+import { publishClientSocket, traceConnect } from './diagnostics';
 import { validateHost, validateOptions, validatePort } from '../core/validate';
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 import { refuseWithPath, unixPathBytes } from './unix-path';
@@ -28,10 +29,17 @@ export interface ConnectOptions extends SocketOptions {
 /**
  * Connects; resolves with an open {@link Socket}, rejects with a Node-style system error.
  * `connect({ port, host })` for TCP, `connect({ path })` or `connect(path)` for a Unix socket.
+ * Traced on `zerosock.connect` from the options on; the new socket is published on
+ * `zerosock.client.socket` (net/diagnostics.ts).
  */
 export async function connect(options: ConnectOptions | string): Promise<Socket> {
   const given = typeof options === 'string' ? { path: options } : options;
   const opts = validateSocketOptions(validateOptions<ConnectOptions>(given, CONNECT_KEYS));
+  return traceConnect(opts as ConnectOptions, () => open(opts));
+}
+
+/** `connect()` after its options were read: resolves the host, connects, waits for the outcome. */
+async function open(opts: Partial<ConnectOptions>): Promise<Socket> {
   const signal = opts.signal;
   let target: Target;
   if (opts.path !== undefined) {
@@ -55,6 +63,7 @@ export async function connect(options: ConnectOptions | string): Promise<Socket>
     throw nativeSysError(err, target.where, target.port);
   }
   const sock = new Socket(engine, id, opts);
+  publishClientSocket(sock);
   return new Promise<Socket>((resolve, reject) => {
     const onAbort = () => {
       if (sock.onConnect === null) return;

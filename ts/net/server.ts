@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { engineFor, Sub, type Engine, type ListenerSink } from '../core/engine';
 import { callNative, InvalidArgumentError, nativeSysError, ZerosockError } from '../core/errors';
+import { publishServerSocket, traceListen } from './diagnostics';
 import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
 import { abortError, systemError, type SystemError } from '../core/system-error';
@@ -78,6 +79,7 @@ export class Server extends EventEmitter implements ListenerSink {
   /**
    * Starts listening; resolves once bound (port 0 picks a free port: see `address()`).
    * `listen(port, host?)`, `listen(path)` (a Unix socket) and `listen(options)`.
+   * Traced on `zerosock.server.listen` (net/diagnostics.ts) from the options on.
    */
   async listen(options: ListenOptions | number | string = {}, host?: string): Promise<this> {
     const opts: ListenOptions =
@@ -89,6 +91,11 @@ export class Server extends EventEmitter implements ListenerSink {
     if (this.listening || this.engine !== null) {
       throw new ZerosockError('ERR_ZEROSOCK_BAD_SOCKET', 'the server is already listening');
     }
+    return traceListen(this, opts, () => this.startListening(opts));
+  }
+
+  /** `listen()` after its options were read: binds (a path, or a resolved host), starts accepting. */
+  private async startListening(opts: ListenOptions): Promise<this> {
     const backlog = validateInt(opts.backlog, 'backlog', 1, 65535) ?? 511;
     const readableAll = validateBoolean(opts.readableAll, 'readableAll') === true;
     const writableAll = validateBoolean(opts.writableAll, 'writableAll') === true;
@@ -242,6 +249,7 @@ export class Server extends EventEmitter implements ListenerSink {
       return;
     }
     this.emit('connection', sock);
+    publishServerSocket(sock, this); // after 'connection', like node:net's net.server.socket
   }
 
   /** @internal Engine event: the listener failed. */

@@ -259,34 +259,75 @@ fn pump<C: Process>(
     }
 }
 
-/// Runs the state machine with no input until it may send data, then runs `job` on the
-/// writable state (with `outgoing` for anything that must go first). None: not writable
-/// (still handshaking, or closed).
+/// Runs the state machine until it may send data, then runs `job` on the writable state
+/// (with `outgoing` for anything that must go first). `buf` is the session's `carry`: rustls
+/// may still point into the undiscarded bytes it was given, so it is always handed them again.
+/// Returns the bytes of `buf` done with, and None when not writable (handshaking, closed).
 fn with_write<C: Process, R>(
     conn: &mut C,
+    buf: &mut [u8],
     outgoing: &mut Vec<u8>,
     queue: &mut PlainQueue,
     seen: &mut Seen,
     job: impl FnOnce(&mut WriteTraffic<'_, C::Data>, &mut Vec<u8>) -> R,
-) -> Result<Option<R>, rustls::Error> {
-    let mut empty: [u8; 0] = [];
+) -> Result<(usize, Option<R>), rustls::Error> {
+    let mut off = 0;
     // bounded: each turn either encodes a pending record or stops
     for _ in 0..64 {
-        let status = conn.process(&mut empty);
-        match status.state? {
-            ConnectionState::WriteTraffic(mut wt) => return Ok(Some(job(&mut wt, outgoing))),
-            ConnectionState::EncodeTlsData(mut e) => encode_into(&mut e, outgoing)?,
-            ConnectionState::TransmitTlsData(t) => t.done(),
+        let status = conn.process(&mut buf[off..]);
+        let mut discard = status.discard;
+        let stop = match status.state? {
+            ConnectionState::WriteTraffic(mut wt) => {
+                return Ok((off + discard, Some(job(&mut wt, outgoing))))
+            }
+            ConnectionState::EncodeTlsData(mut e) => {
+                encode_into(&mut e, outgoing)?;
+                false
+            }
+            ConnectionState::TransmitTlsData(t) => {
+                t.done();
+                false
+            }
             ConnectionState::ReadTraffic(mut r) => {
                 while let Some(rec) = r.next_record() {
-                    queue.push(rec?.payload);
+                    let rec = rec?;
+                    discard += rec.discard;
+                    queue.push(rec.payload);
                 }
+                false
             }
-            ConnectionState::PeerClosed => seen.peer_closed = true,
-            _ => return Ok(None),
+            ConnectionState::PeerClosed => {
+                seen.peer_closed = true;
+                false
+            }
+            _ => true,
+        };
+        off += discard;
+        if stop {
+            break;
         }
     }
-    Ok(None)
+    Ok((off, None))
+}
+
+/// After a fatal error: encodes the alert rustls queued, touching no input (the state
+/// machine is not run again).
+fn drain_alerts<C: Process>(conn: &mut C, common: impl Fn(&C) -> bool, outgoing: &mut Vec<u8>) {
+    for _ in 0..16 {
+        if !common(conn) {
+            break;
+        }
+        let status = conn.process(&mut []);
+        match status.state {
+            Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                if encode_into(&mut e, outgoing).is_err() {
+                    break;
+                }
+            }
+            Ok(ConnectionState::ReadTraffic(mut r)) => while r.next_record().is_some() {},
+            _ => break,
+        }
+    }
 }
 
 fn encode_into<D>(e: &mut EncodeTlsData<'_, D>, out: &mut Vec<u8>) -> Result<(), rustls::Error> {
@@ -573,11 +614,10 @@ impl TlsSession {
         self.failed = Some(e.clone());
         self.plain.clear();
         self.pending_plain.clear();
-        let mut sink = Sink::Vec {
-            out: &mut Vec::new(),
-            written: 0,
-        };
-        let _ = self.run(&mut [], &mut sink);
+        match &mut self.conn {
+            Conn::Client(c) => drain_alerts(&mut **c, |c| c.wants_write(), &mut self.outgoing),
+            Conn::Server(s) => drain_alerts(&mut **s, |s| s.wants_write(), &mut self.outgoing),
+        }
         e
     }
 
@@ -686,6 +726,7 @@ impl TlsSession {
         let r = match &mut self.conn {
             Conn::Client(c) => with_write(
                 &mut **c,
+                &mut self.carry,
                 &mut self.outgoing,
                 &mut self.plain,
                 &mut self.seen,
@@ -696,6 +737,7 @@ impl TlsSession {
             ),
             Conn::Server(s) => with_write(
                 &mut **s,
+                &mut self.carry,
                 &mut self.outgoing,
                 &mut self.plain,
                 &mut self.seen,
@@ -705,6 +747,10 @@ impl TlsSession {
                 },
             ),
         };
+        let r = r.map(|(done, r)| {
+            self.carry.drain(..done);
+            r
+        });
         match r {
             Ok(Some(Ok(n))) => Ok(n),
             Ok(Some(Err(EncryptError::InsufficientSize(s)))) => Err(TlsError::BufferTooSmall {
@@ -742,16 +788,19 @@ impl TlsSession {
             self.close_requested = true;
             return Ok(());
         }
-        let job = |wt_close: &mut dyn FnMut(&mut [u8]) -> Result<usize, EncryptError>,
-                   og: &mut Vec<u8>| {
+        fn job(
+            wt_close: &mut dyn FnMut(&mut [u8]) -> Result<usize, EncryptError>,
+            og: &mut Vec<u8>,
+        ) {
             let start = og.len();
             og.resize(start + 64, 0);
             let n = wt_close(&mut og[start..]).unwrap_or(0);
             og.truncate(start + n);
-        };
+        }
         let r = match &mut self.conn {
             Conn::Client(c) => with_write(
                 &mut **c,
+                &mut self.carry,
                 &mut self.outgoing,
                 &mut self.plain,
                 &mut self.seen,
@@ -759,6 +808,7 @@ impl TlsSession {
             ),
             Conn::Server(s) => with_write(
                 &mut **s,
+                &mut self.carry,
                 &mut self.outgoing,
                 &mut self.plain,
                 &mut self.seen,
@@ -767,8 +817,13 @@ impl TlsSession {
         };
         self.close_sent = true;
         self.close_requested = false;
-        r.map(|_| ())
-            .map_err(|e| self.fail(TlsError::from_rustls(e)))
+        match r {
+            Ok((done, _)) => {
+                self.carry.drain(..done);
+                Ok(())
+            }
+            Err(e) => Err(self.fail(TlsError::from_rustls(e))),
+        }
     }
 
     /// Moves queued TLS bytes (handshake, alerts, close_notify) into `out`; returns how many.

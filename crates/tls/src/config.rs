@@ -233,6 +233,9 @@ impl ClientConfig {
             _ => return Err(TlsError::InvalidOption("cert and key go together".into())),
         };
         cfg.alpn_protocols = o.alpn_protocols.clone();
+        // node:tls resumes only when given `session` (from a 'session' event): no implicit
+        // client-side cache, so every connect() is a full handshake and is verified.
+        cfg.resumption = rustls::client::Resumption::disabled();
         Ok(Self {
             rustls: Arc::new(cfg),
             verifier,

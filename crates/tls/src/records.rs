@@ -41,6 +41,11 @@ pub fn headers(buf: &[u8]) -> impl Iterator<Item = RecordHeader> + '_ {
     })
 }
 
+/// Bytes of the complete records at the start of `buf`.
+pub fn complete_len(buf: &[u8]) -> usize {
+    headers(buf).map(|h| HEADER_LEN + h.len).sum()
+}
+
 /// How many more bytes `buf` needs to end on a record boundary (0: it does).
 pub fn bytes_to_boundary(buf: &[u8]) -> usize {
     let mut pos = 0;
@@ -74,5 +79,7 @@ mod tests {
         assert_eq!(headers(&two).count(), 2);
         assert_eq!(headers(&two[..10]).count(), 1);
         assert_eq!(bytes_to_boundary(&[]), 0);
+        assert_eq!(complete_len(&two[..10]), 7);
+        assert_eq!(complete_len(&two), 14);
     }
 }

@@ -400,6 +400,10 @@ pub struct TlsSession {
     /// The unfinished tail of the received bytes (a record cut by a receive, or handshake
     /// fragments rustls is still joining).
     carry: Vec<u8>,
+    /// Where in `carry` the bytes as received begin. Before it rustls may have rewritten them
+    /// (in-place decryption, joining handshake fragments), so record headers are read only
+    /// from here on.
+    carry_raw: usize,
     plain: PlainQueue,
     /// Plaintext written before data could be sent (handshake not yet verified).
     pending_plain: Vec<u8>,
@@ -465,6 +469,7 @@ impl TlsSession {
             peer,
             outgoing: Vec::new(),
             carry: Vec::new(),
+            carry_raw: 0,
             plain: PlainQueue::default(),
             pending_plain: Vec::new(),
             scratch: Vec::new(),
@@ -556,24 +561,28 @@ impl TlsSession {
         // A cut record (or fragments being joined) first: complete it record by record from
         // `incoming`; once nothing is left over, the rest is decrypted in place.
         while !self.carry.is_empty() && taken < incoming.len() {
-            let need = match records::bytes_to_boundary(&self.carry) {
+            let need = match records::bytes_to_boundary(&self.carry[self.carry_raw..]) {
                 0 => records::HEADER_LEN,
                 n => n,
             };
             let k = need.min(incoming.len() - taken);
             self.carry.extend_from_slice(&incoming[taken..taken + k]);
             taken += k;
+            let complete = self.carry_raw + records::complete_len(&self.carry[self.carry_raw..]);
             let mut carry = std::mem::take(&mut self.carry);
             let r = self.run(&mut carry, sink);
             self.carry = carry;
             let done = self.step_result(r)?;
             self.carry.drain(..done);
+            self.carry_raw = complete.saturating_sub(done);
         }
         if self.carry.is_empty() && taken < incoming.len() {
             let rest = &mut incoming[taken..];
+            let complete = records::complete_len(rest);
             let r = self.run(rest, sink);
             let done = self.step_result(r)?;
             self.carry.extend_from_slice(&rest[done..]);
+            self.carry_raw = complete.saturating_sub(done);
         }
         if !self.handshake_done && !self.common().is_handshaking() {
             self.post_handshake()?;
@@ -749,6 +758,7 @@ impl TlsSession {
         };
         let r = r.map(|(done, r)| {
             self.carry.drain(..done);
+            self.carry_raw = self.carry_raw.saturating_sub(done);
             r
         });
         match r {
@@ -820,6 +830,7 @@ impl TlsSession {
         match r {
             Ok((done, _)) => {
                 self.carry.drain(..done);
+                self.carry_raw = self.carry_raw.saturating_sub(done);
                 Ok(())
             }
             Err(e) => Err(self.fail(TlsError::from_rustls(e))),

@@ -232,3 +232,52 @@ fn garbage_from_the_peer_is_a_protocol_error_with_an_alert() {
         .read_tls_vec(&mut [22, 3, 3, 0, 0], &mut Vec::new())
         .is_err());
 }
+
+#[test]
+fn a_handshake_message_over_several_records_in_small_pieces() {
+    // ~700 names: the server's Certificate message is larger than one 16 KiB record, so
+    // rustls joins it from several records while the bytes arrive in pieces
+    let ca = ca("Test CA");
+    let names: Vec<String> = (0..700)
+        .map(|i| format!("host-{i:04}.a-rather-long-domain.example"))
+        .collect();
+    let mut all: Vec<&str> = vec!["localhost"];
+    all.extend(names.iter().map(|s| s.as_str()));
+    let srv = leaf(&ca, &all);
+    let der = zerosock_tls::pem::certs(srv.cert.as_bytes(), "cert").unwrap();
+    assert!(der[0].len() > MAX_RECORD_PLAINTEXT, "{}", der[0].len());
+    for piece in [7usize, 1000, 5000, 16 * 1024 + 5] {
+        let mut c = TlsSession::client(&client_config(&ca.pem), "localhost").unwrap();
+        let mut s = TlsSession::server(&server_config(&srv)).unwrap();
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds < 32, "piece {piece}: no progress");
+            let mut moved = false;
+            let mut wire = Vec::new();
+            c.write_tls_vec(&mut wire);
+            moved |= !wire.is_empty();
+            for p in wire.chunks_mut(piece) {
+                s.read_tls_vec(p, &mut Vec::new()).unwrap();
+            }
+            let mut wire = Vec::new();
+            s.write_tls_vec(&mut wire);
+            moved |= !wire.is_empty();
+            for p in wire.chunks_mut(piece) {
+                c.read_tls_vec(p, &mut Vec::new()).unwrap();
+            }
+            if !moved {
+                break;
+            }
+        }
+        assert!(c.authorized(), "piece {piece}");
+        let mut wire = Vec::new();
+        c.write_plaintext_vec(&[b"after a big handshake"], &mut wire)
+            .unwrap();
+        let mut got = Vec::new();
+        for p in wire.chunks_mut(3) {
+            s.read_tls_vec(p, &mut got).unwrap();
+        }
+        assert_eq!(got, b"after a big handshake");
+    }
+}

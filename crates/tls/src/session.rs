@@ -512,7 +512,11 @@ impl TlsSession {
         };
         let r = self.feed(incoming, &mut sink);
         let written = sink.written();
-        self.plain = q;
+        // anything queued meanwhile (nothing today: feed drains rustls before writing) goes after
+        let meanwhile = std::mem::replace(&mut self.plain, q);
+        for c in meanwhile.chunks {
+            self.plain.push(&c[..]);
+        }
         let (peer_closed, handshake_done) = r?;
         Ok(ReadOutcome {
             plaintext: written,

@@ -320,6 +320,7 @@ export const METRICS = {
   p99Us: { unit: 'µs', better: 'lower' },
   cpuUsPerRound: { unit: 'µs CPU', better: 'lower' },
   reqPerSec: { unit: 'req/s', better: 'higher' },
+  cpuUsPerReq: { unit: 'µs CPU/req', better: 'lower' },
   serverBytesPerConn: { unit: 'B/conn', better: 'lower' },
   clientBytesPerConn: { unit: 'B/conn', better: 'lower' },
   ringMsgsPerSec: { unit: 'msgs/s', better: 'higher' },

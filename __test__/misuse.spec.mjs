@@ -223,3 +223,41 @@ test('unknown option keys are ERR_INVALID_ARG_VALUE naming the key', async (t) =
   });
   t.false(server.listening, 'a bad listen() binds nothing');
 });
+
+// Every options object anywhere in the public API is key-checked: a misspelt option is an error
+// naming it, never silently ignored (the class of bug behind `listen({ path })` binding TCP).
+test('an unknown key in any options object of the API is ERR_INVALID_ARG_VALUE naming it', async (t) => {
+  const zs = await import('zerosock');
+  const server = zs.createServer({ backend: backends[0] });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const sock = await zs.connect({ port: server.address().port, host: '127.0.0.1' });
+  const http = zs.createHttpServer(() => {});
+  const cases = [
+    ['createServer', () => zs.createServer({ bogus: 1 })],
+    ['createServer cork', () => zs.createServer({ cork: { maxBytes: 100, bogus: 1 } })],
+    ['listen', () => zs.createServer().listen({ port: 0, bogus: 1 })],
+    ['connect', () => zs.connect({ port: 1, bogus: 1 })],
+    ['connect cork', () => zs.connect({ port: 1, cork: { maxDelay: 1 } })],
+    ['toDuplex', () => sock.toDuplex({ bogus: 1 })],
+    ['sendZeroCopy', () => sock.sendZeroCopy(new Uint8Array(8), { bogus: 1 })],
+    ['BufferPool', () => new zs.BufferPool({ size: 4096, count: 1, bogus: 1 })],
+    ['createHttpServer', () => zs.createHttpServer(() => {}, { bogus: 1 })],
+    ['createHttpServer http', () => zs.createHttpServer(() => {}, { http: { bogus: 1 } })],
+    ['HttpServer.listen', () => http.listen({ port: 0, bogus: 1 })],
+    ['HttpServer.close', () => http.close({ bogus: 1 })],
+    ['fastifyServerFactory', () => zs.fastifyServerFactory({ bogus: 1 })(() => {}, {})],
+    ['startWorkers', () => zs.startWorkers('data:text/javascript,', { bogus: 1 })],
+  ];
+  for (const [what, call] of cases) {
+    let err;
+    try {
+      await call();
+    } catch (e) {
+      err = e;
+    }
+    t.is(err?.code, 'ERR_INVALID_ARG_VALUE', `${what}: ${err?.message}`);
+    t.regex(String(err?.message), /bogus|maxDelay/, what);
+  }
+  sock.destroy();
+  await server.close();
+});

@@ -26,6 +26,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, type ResourceLimits } from 'node:worker_threads';
 import { InvalidArgumentError } from '../core/errors';
+import { validateOptions } from '../core/validate';
 
 /** Environment variable telling a worker its index (0-based) among {@link startWorkers}' workers. */
 const INDEX_ENV = 'ZEROSOCK_WORKER_INDEX';
@@ -137,6 +138,14 @@ export async function startWorkers(
   module: string | URL,
   options: StartWorkersOptions = {},
 ): Promise<WorkerGroup> {
+  validateOptions(options, [
+    'workers',
+    'workerData',
+    'env',
+    'execArgv',
+    'resourceLimits',
+    'readyTimeoutMs',
+  ]);
   const count = options.workers ?? availableParallelism();
   if (!Number.isInteger(count) || count < 1 || count > 1024) {
     throw new InvalidArgumentError(
@@ -220,6 +229,7 @@ export async function startWorkers(
       for (const info of infos) info.worker.postMessage(message);
     },
     close(closeOptions: GroupCloseOptions = {}) {
+      validateOptions(closeOptions, ['timeoutMs']);
       closing ??= Promise.all(
         infos.map((info, i) => closeWorker(info, exits[i], closeOptions.timeoutMs ?? 10_000)),
       );
@@ -316,6 +326,7 @@ export function serveInWorker(
   servers: Closable | readonly Closable[],
   options: ServeInWorkerOptions = {},
 ): void {
+  validateOptions(options, ['report']);
   const port = parentPort;
   if (isMainThread || port === null) return;
   const list: readonly Closable[] = Array.isArray(servers) ? servers : [servers as Closable];

@@ -14,6 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { ListenOptions, Server } from '../net/server';
 import { abortError } from '../core/system-error';
+import { validateOptions } from '../core/validate';
 import type { HttpServerOptions } from './http-options';
 import { START, ZerosockHttpServer, type RequestListener } from './http-server';
 
@@ -100,6 +101,7 @@ export class HttpServer extends EventEmitter {
    * connection has closed. With `timeoutMs`, connections still open then are destroyed.
    */
   close(options: HttpCloseOptions = {}): Promise<void> {
+    validateOptions(options, ['timeoutMs']);
     if (this.closing !== null) return this.closing;
     let timer: NodeJS.Timeout | undefined;
     // Resolves on 'close' either way (`ERR_SERVER_NOT_RUNNING` only says nothing listened).

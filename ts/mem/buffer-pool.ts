@@ -17,6 +17,7 @@
  */
 import { native } from '../core/native';
 import { fromNative, InvalidArgumentError, ZerosockError } from '../core/errors';
+import { validateOptions } from '../core/validate';
 import type { NativeBufferPool } from '../core/binding';
 import { assertNotInFlight } from './lent-memory';
 /** Ints before the first `[index, generation]` pair of the cache block; int 0 is its length. */
@@ -243,6 +244,7 @@ export class BufferPool {
           `The "options" argument must be of type object. Received ${describe(options)}`,
         );
       }
+      validateOptions(options, ['size', 'count', 'maxCount', 'populate', 'reuseViews']);
       const size = intOption(options.size, 'size', MAX_SIZE, true) as number;
       const count = intOption(options.count, 'count', MAX_U32, true) as number;
       const maxCount = intOption(options.maxCount, 'maxCount', MAX_U32, false);

@@ -16,6 +16,9 @@ import { Duplex } from 'node:stream';
 import type { Socket } from './socket';
 import { ZerosockError } from '../core/errors';
 
+/** Keys of {@link DuplexOptions}. */
+export const DUPLEX_KEYS = ['allowHalfOpen', 'readableHighWaterMark', 'writableHighWaterMark'];
+
 /** Options of {@link Socket.toDuplex}. */
 export interface DuplexOptions {
   /**

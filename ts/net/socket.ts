@@ -12,7 +12,8 @@
 import { EventEmitter } from 'node:events';
 import { Engine, Sub, type SocketSink } from '../core/engine';
 import { assertNotInFlight } from '../mem/lent-memory';
-import { SocketDuplex, type DuplexOptions } from './duplex';
+import { DUPLEX_KEYS, SocketDuplex, type DuplexOptions } from './duplex';
+import { validateOptions } from '../core/validate';
 import { Addresses, type Address } from './socket/addresses';
 import { Lifecycle } from './socket/lifecycle';
 import { defaultBusyPollUs, type SocketOptions } from './socket/options';
@@ -200,6 +201,7 @@ export class Socket extends EventEmitter implements SocketSink {
    * duplex owns the socket from now on; calling again returns the same one.
    */
   toDuplex(options: DuplexOptions = {}): SocketDuplex {
+    validateOptions(options, DUPLEX_KEYS);
     if (this.duplex !== null) return this.duplex;
     const allowHalfOpen = options.allowHalfOpen ?? this.life.allowHalfOpen;
     this.life.allowHalfOpen = true; // the duplex decides about half-open now

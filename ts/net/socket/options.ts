@@ -3,7 +3,7 @@
  * defaults that come from the environment, and their validation.
  */
 import { InvalidArgumentError } from '../../core/errors';
-import { describeValue, validateBoolean, validateInt } from '../../core/validate';
+import { describeValue, validateBoolean, validateInt, validateOptions } from '../../core/validate';
 
 /** Auto-cork settings (DESIGN.md §2). */
 export interface CorkOptions {
@@ -103,7 +103,7 @@ export function validateSocketOptions<T extends object>(options: Partial<T>): Pa
         `The "cork" option must be an object or false. Received ${describeValue(cork)}`,
       );
     }
-    const c = cork as Record<string, unknown>;
+    const c = validateOptions<CorkOptions>(cork, ['maxBytes', 'maxDelayUs'], 'cork');
     validateInt(c.maxBytes, 'cork.maxBytes', 1, 64 * 1024);
     validateInt(c.maxDelayUs, 'cork.maxDelayUs', 0, 1_000_000);
   }

@@ -34,6 +34,7 @@
 import type { Engine } from '../../core/engine';
 import { Sub } from '../../core/engine';
 import { InvalidArgumentError, ZerosockError } from '../../core/errors';
+import { validateOptions } from '../../core/validate';
 import { clearInFlight, markInFlight } from '../../mem/lent-memory';
 
 /** Options of `sock.sendZeroCopy()`. */
@@ -139,6 +140,7 @@ export class ZeroCopy {
 
   /** `sock.sendZeroCopy(buf, opts)`. */
   send(buf: Uint8Array, opts?: ZeroCopySendOptions): Promise<ZeroCopyResult> | number {
+    if (opts !== undefined) validateOptions(opts, ['id'], 'opts');
     if (!(buf instanceof Uint8Array)) {
       throw new InvalidArgumentError(
         'ERR_INVALID_ARG_TYPE',

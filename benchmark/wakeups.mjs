@@ -39,6 +39,19 @@ const CASES = [
   ['zerosock-epoll', 'cork', 'zerosock epoll, defaults (busy polling)'],
 ];
 const self = fileURLToPath(import.meta.url);
+/** The calls a wake-up, a read or a write is made of (the rest is start-up). */
+const IO_SYSCALLS = [
+  'epoll_pwait',
+  'epoll_wait',
+  'io_uring_enter',
+  'read',
+  'write',
+  'writev',
+  'sendmsg',
+  'recvfrom',
+  'recvmsg',
+  'poll',
+];
 const tmp = join(os.tmpdir(), `zs-wakeups-${process.pid}`);
 mkdirSync(tmp, { recursive: true });
 const run = (cmd, args) =>
@@ -88,19 +101,6 @@ for (const [impl, variant, label] of CASES) {
       .split(',')[0],
   );
   const per = (n, rt) => n / rt;
-  const io = [
-    'epoll_pwait',
-    'epoll_wait',
-    'io_uring_enter',
-    'read',
-    'write',
-    'writev',
-    'sendmsg',
-    'recvfrom',
-    'recvmsg',
-    'poll',
-    'readv',
-  ];
   const row = {
     label,
     impl,
@@ -110,7 +110,7 @@ for (const [impl, variant, label] of CASES) {
     contextSwitchesPerRound: per(cs, n2),
   };
   let total = 0;
-  for (const s of io) {
+  for (const s of IO_SYSCALLS) {
     if (calls[s] === undefined) continue;
     row.perRound[s] = per(calls[s], n1);
     total += calls[s];
@@ -133,17 +133,7 @@ const env = {
   loadAvg: os.loadavg(),
   rounds,
 };
-const cols = [
-  'epoll_pwait',
-  'epoll_wait',
-  'io_uring_enter',
-  'read',
-  'write',
-  'writev',
-  'sendmsg',
-  'recvfrom',
-  'poll',
-];
+const cols = IO_SYSCALLS.filter((c) => results.some((r) => r.perRound[c] !== undefined));
 let md = `# Wake-ups of a 64 B ping-pong — ${date}\n\n`;
 md += `\`node benchmark/wakeups.mjs --rounds ${rounds}\`: one connection, client and server in two processes, counted over both (process start-up included, so the small counts carry a few hundred calls of noise). System calls from \`strace -f -c\`, context switches from \`perf stat\` in a separate run. Per round trip; node:net is the peer.\n\n`;
 md += `Machine: ${env.cpu}, ${env.cpus} CPUs, Linux ${env.kernel}, node ${env.node}; load average ${env.loadAvg.map((x) => x.toFixed(2)).join(' ')}.\n\n`;

@@ -9,10 +9,9 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
-use zerosock_uring::{BackendChoice, SockAddr, UnixAddr};
+use zerosock_uring::{BackendChoice, SockAddr};
 use zerosock_wire::stats::{values, ENGINE_STATS};
 use zerosock_wire::uv::UvHook;
 use zerosock_wire::{Session, SessionOptions};
@@ -67,20 +66,6 @@ pub struct NativeEngine {
     backend: String,
 }
 
-fn parse_addr(host: &str, port: u32) -> Result<SocketAddr> {
-    let ip: IpAddr = host.parse().map_err(|_| {
-        let msg = format!("host must be an IP address, got {host:?}");
-        coded("ERR_INVALID_ARG_VALUE", msg)
-    })?;
-    let port = u16::try_from(port).map_err(|_| {
-        coded(
-            "ERR_OUT_OF_RANGE",
-            format!("port must be 0..65535, got {port}"),
-        )
-    })?;
-    Ok(SocketAddr::new(ip, port))
-}
-
 /// An IP address as node:net reports it; `None` for a Unix socket (node:net reports no
 /// `remoteAddress`/`localAddress` there: a server's path comes from what it listened on).
 fn address_info(a: SockAddr) -> Option<AddressInfo> {
@@ -90,10 +75,6 @@ fn address_info(a: SockAddr) -> Option<AddressInfo> {
         family: if a.is_ipv4() { "IPv4" } else { "IPv6" }.to_string(),
         port: u32::from(a.port()),
     })
-}
-
-fn unix_addr(path: &[u8]) -> Result<SockAddr> {
-    Ok(SockAddr::Unix(UnixAddr::new(path).map_err(to_napi)?))
 }
 
 #[napi]
@@ -254,10 +235,10 @@ impl NativeEngine {
     /// Listens on `host:port` (an IP address); returns the listener's id.
     #[napi]
     pub fn listen(&self, host: String, port: u32, backlog: u32, reuse_port: bool) -> Result<u32> {
-        let addr = parse_addr(&host, port)?;
+        let addr = SockAddr::from_ip_port(&host, port).map_err(to_napi)?;
         let mut st = self.state.borrow_mut();
         st.session
-            .listen(addr.into(), backlog, reuse_port)
+            .listen(addr, backlog, reuse_port)
             .map_err(to_napi)
     }
 
@@ -265,7 +246,7 @@ impl NativeEngine {
     /// with a leading NUL byte, an abstract name. Returns the listener's id.
     #[napi]
     pub fn listen_path(&self, path: Buffer, backlog: u32) -> Result<u32> {
-        let addr = unix_addr(&path)?;
+        let addr = SockAddr::unix(&path).map_err(to_napi)?;
         let mut st = self.state.borrow_mut();
         st.session.listen(addr, backlog, false).map_err(to_napi)
     }
@@ -283,7 +264,7 @@ impl NativeEngine {
     /// Starts connecting to a Unix domain socket (`path` as in `listenPath`).
     #[napi]
     pub fn connect_path(&self, path: Buffer) -> Result<u32> {
-        let addr = unix_addr(&path)?;
+        let addr = SockAddr::unix(&path).map_err(to_napi)?;
         let mut st = self.state.borrow_mut();
         st.session.connect(addr).map_err(to_napi)
     }
@@ -291,7 +272,7 @@ impl NativeEngine {
     /// Starts connecting to `host:port` (an IP address); `CONNECTED` or `ERROR` follows.
     #[napi]
     pub fn connect(&self, host: String, port: u32) -> Result<u32> {
-        let addr = parse_addr(&host, port)?;
+        let addr = SockAddr::from_ip_port(&host, port).map_err(to_napi)?;
         let mut st = self.state.borrow_mut();
         st.session.connect(addr).map_err(to_napi)
     }
@@ -299,17 +280,15 @@ impl NativeEngine {
     /// The local address of a socket or listener (null on a Unix socket).
     #[napi]
     pub fn local_address(&self, id: u32) -> Result<Option<AddressInfo>> {
-        let st = self.state.borrow();
-        let addr = st.session.engine().local_addr(id).map_err(to_napi)?;
-        Ok(address_info(addr))
+        let addr = self.state.borrow().session.engine().local_addr(id);
+        Ok(address_info(addr.map_err(to_napi)?))
     }
 
     /// The peer address of a connected socket (null on a Unix socket).
     #[napi]
     pub fn remote_address(&self, id: u32) -> Result<Option<AddressInfo>> {
-        let st = self.state.borrow();
-        let addr = st.session.engine().peer_addr(id).map_err(to_napi)?;
-        Ok(address_info(addr))
+        let addr = self.state.borrow().session.engine().peer_addr(id);
+        Ok(address_info(addr.map_err(to_napi)?))
     }
 
     /// Takes a pool buffer of `class` (0 small, 1 large) for JS to fill; writes

@@ -1,10 +1,10 @@
 //! [`SockAddr`]: where a socket listens or connects — an IP address and port, or a Unix
 //! domain socket (a filesystem path, or a Linux abstract name).
 
-use crate::error::SysError;
+use crate::error::{EngineError, SysError};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -92,6 +92,22 @@ impl fmt::Debug for UnixAddr {
 }
 
 impl SockAddr {
+    /// An IP address (`"::1"`, `"127.0.0.1"`; not a name) and a port as JS gives them.
+    /// Errors: `InvalidArgument`.
+    pub fn from_ip_port(host: &str, port: u32) -> Result<SockAddr, EngineError> {
+        let ip: IpAddr = host
+            .parse()
+            .map_err(|_| EngineError::InvalidArgument("host must be an IP address"))?;
+        let port = u16::try_from(port)
+            .map_err(|_| EngineError::InvalidArgument("port must be 0..65535"))?;
+        Ok(SockAddr::Ip(SocketAddr::new(ip, port)))
+    }
+
+    /// A Unix domain socket address from the name's bytes (see [`UnixAddr::new`]).
+    pub fn unix(name: &[u8]) -> Result<SockAddr, SysError> {
+        UnixAddr::new(name).map(SockAddr::Unix)
+    }
+
     /// True for a Unix domain socket address.
     pub fn is_unix(&self) -> bool {
         matches!(self, SockAddr::Unix(_))
@@ -178,6 +194,9 @@ mod tests {
         assert!(a.is_abstract() && a.path().is_none());
         abs.push(b'y');
         assert!(UnixAddr::new(&abs).is_err());
+        assert!(SockAddr::from_ip_port("::1", 80).unwrap().ip().is_some());
+        assert!(SockAddr::from_ip_port("localhost", 80).is_err(), "names are resolved in JS");
+        assert!(SockAddr::from_ip_port("127.0.0.1", 70_000).is_err());
         let p = UnixAddr::new(b"/tmp/x.sock").unwrap();
         assert_eq!(p.path(), Some(Path::new("/tmp/x.sock")));
     }

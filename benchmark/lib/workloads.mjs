@@ -335,7 +335,10 @@ WORKLOADS.uds = {
     }
     out.push({ impl: 'net', variant: 'write', tag: UDS_MSGS, params: msgs });
     out.push({ impl: 'net', variant: 'cork', tag: UDS_MSGS, params: msgs });
-    for (const impl of zs) out.push({ impl, variant: 'cork', tag: UDS_PING, params: ping });
+    for (const impl of zs) {
+      out.push({ impl, variant: 'cork', tag: UDS_PING, params: ping });
+      out.push({ impl, variant: 'nobusy', tag: UDS_PING, params: ping });
+    }
     out.push({ impl: 'net', variant: 'write', tag: UDS_PING, params: ping });
     return out;
   },
@@ -365,16 +368,21 @@ WORKLOADS.uds = {
       metric: 'msgsPerSec',
     },
     ...[
-      ['p50Us', 'p50'],
-      ['p99Us', 'p99'],
-      ['cpuUsPerRound', 'CPU per round trip, both processes'],
-    ].map(([metric, what]) => ({
-      tag: UDS_PING,
-      label: `ping-pong 64 B over UDS, ${what} (defaults) vs node:net over UDS`,
-      net: 'write',
-      zs: 'cork',
-      metric,
-    })),
+      ['cork', 'defaults'],
+      ['nobusy', 'busyPollUs: 0'],
+    ].flatMap(([zs, how]) =>
+      [
+        ['p50Us', 'p50'],
+        ['p99Us', 'p99'],
+        ['cpuUsPerRound', 'CPU per round trip, both processes'],
+      ].map(([metric, what]) => ({
+        tag: UDS_PING,
+        label: `ping-pong 64 B over UDS, ${what} (${how}) vs node:net over UDS`,
+        net: 'write',
+        zs,
+        metric,
+      })),
+    ),
   ],
 };
 

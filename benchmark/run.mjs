@@ -366,10 +366,12 @@ if (!args['no-write']) {
     ? pathToFileURL(`${resolve(args.out)}/`)
     : new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  // A run of some workloads only (--only) is named after them, so it never overwrites the
-  // files of a run of all of them.
+  // A run of some workloads only (--only) is named after them, and a --smoke run says so, so
+  // neither overwrites the files of a real run of all of them.
   const partial = WORKLOAD_NAMES.some((n) => !selected.includes(n));
-  const base = `${date}-${machine.kernel}${partial ? `-${selected.join('+')}` : ''}`;
+  const base =
+    `${date}-${machine.kernel}${partial ? `-${selected.join('+')}` : ''}` +
+    (mode === 'smoke' ? '-smoke' : '');
   writeFileSync(new URL(`${base}.json`, dir), json);
   writeFileSync(new URL(`${base}.md`, dir), markdown(result, markdownTable(rows, backends)));
   const title = `zerosock vs node:net — ${date}, Linux ${machine.kernel}${machine.noisy ? ' (noisy machine)' : ''}`;

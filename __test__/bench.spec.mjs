@@ -3,7 +3,7 @@
 // implementations; plus the message checker on corrupted streams (so the checks can fail).
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import {
 
 const run = promisify(execFile);
 const RUN = fileURLToPath(new URL('../benchmark/run.mjs', import.meta.url));
-const WORKLOADS = ['msgs', 'stream', 'latency', 'echo', 'idle', 'ring', 'pool'];
+const WORKLOADS = ['msgs', 'stream', 'latency', 'echo', 'idle', 'uds', 'ring', 'pool'];
 
 test('bench --smoke: every workload runs, both sides agree on counts and checksums', async (t) => {
   t.timeout(120_000);
@@ -60,7 +60,7 @@ test('bench --smoke: every workload runs, both sides agree on counts and checksu
     // Measurements: node:net and every zerosock backend ran each socket workload, and the
     // receiving process saw exactly what the sending process claims.
     const impls = ['net', ...backends.map((b) => `zerosock-${b}`)];
-    for (const w of ['msgs', 'stream', 'latency', 'echo', 'idle']) {
+    for (const w of ['msgs', 'stream', 'latency', 'echo', 'idle', 'uds']) {
       const ran = new Set(res.measurements.filter((m) => m.workload === w).map((m) => m.impl));
       t.deepEqual([...ran].sort(), [...impls].sort(), w);
     }
@@ -68,19 +68,26 @@ test('bench --smoke: every workload runs, both sides agree on counts and checksu
       t.is(m.runs.length, 1, m.key);
       const [run0] = m.runs;
       t.deepEqual(run0.problems, [], m.key);
-      const { server, client } = run0.raw;
-      if (m.workload === 'msgs' || m.workload === 'stream') {
+      const { server, client, address } = run0.raw;
+      const kind = m.params.kind ?? m.workload;
+      if (m.workload === 'uds') {
+        // Over a Unix socket: a fresh path under the temp dir per measurement, removed after.
+        t.true(address.path.startsWith(tmpdir()), m.key);
+        t.true(address.isSocket, m.key);
+        t.false(existsSync(address.path), `${m.key}: ${address.path} left behind`);
+      } else t.is(typeof address.port, 'number', m.key);
+      if (kind === 'msgs' || kind === 'stream') {
         t.true(client.bytes > 0, m.key);
         t.is(server.bytes, client.bytes, m.key);
         t.is(server.crc, client.crc, m.key);
       }
-      if (m.workload === 'msgs') {
+      if (kind === 'msgs') {
         t.is(server.messages, client.messages, m.key);
         t.is(server.badSeq, 0, m.key);
         t.is(server.bytes, client.messages * m.params.size, m.key);
         if (m.impl !== 'net') t.true(client.socket.bytesPerFlush > 0, m.key);
       }
-      if (m.workload === 'latency') {
+      if (kind === 'latency') {
         t.true(client.samples > 0, m.key);
         t.is(client.bad, 0, m.key);
         t.is(server.echoedBytes, client.sentBytes, m.key);

@@ -222,7 +222,10 @@ for (const name of socketNames) {
       metric: def.metric,
       unit: METRICS[def.metric].unit,
       better: METRICS[def.metric].better,
-      baselineName: `node:net (${def.net === 'cork' ? 'cork()/uncork() per tick' : 'write() per message'}, noDelay)`,
+      baselineName: w.transport
+        ? `node:net over ${w.transport} (${def.net === 'cork' ? 'cork()/uncork() per tick' : 'write() per message'})`
+        : `node:net (${def.net === 'cork' ? 'cork()/uncork() per tick' : 'write() per message'}, noDelay)`,
+      ...(w.transport ? { transport: w.transport } : {}),
       baseline: summarize(values(base)),
       zerosockVariant: def.zs === 'nocork' ? 'cork: false' : 'auto-cork (default)',
       zerosock: {},
@@ -235,7 +238,7 @@ for (const name of socketNames) {
       collect(`${impl} ${def.zs}`, entry);
       row.zerosock[b] = summarize(values(entry));
       row.ratio[b] = row.zerosock[b].value / row.baseline.value;
-      if (name === 'msgs') {
+      if (def.metric === 'msgsPerSec') {
         const bpf = entry.runs.filter((r) => r.metrics).map((r) => r.metrics.bytesPerFlush);
         if (bpf.length) notes.push(`${b} ${summarize(bpf).value.toFixed(0)} B/flush`);
       }
@@ -363,7 +366,12 @@ if (!args['no-write']) {
     ? pathToFileURL(`${resolve(args.out)}/`)
     : new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  const base = `${date}-${machine.kernel}`;
+  // A run of some workloads only (--only) is named after them, and a --smoke run says so, so
+  // neither overwrites the files of a real run of all of them.
+  const partial = WORKLOAD_NAMES.some((n) => !selected.includes(n));
+  const base =
+    `${date}-${machine.kernel}${partial ? `-${selected.join('+')}` : ''}` +
+    (mode === 'smoke' ? '-smoke' : '');
   writeFileSync(new URL(`${base}.json`, dir), json);
   writeFileSync(new URL(`${base}.md`, dir), markdown(result, markdownTable(rows, backends)));
   const title = `zerosock vs node:net — ${date}, Linux ${machine.kernel}${machine.noisy ? ' (noisy machine)' : ''}`;
@@ -449,6 +457,11 @@ function markdown(res, tableMd) {
       `outstanding, replies counted over ${c.echo.durationMs} ms after a ${c.echo.warmupMs} ms warm-up.`,
     `- Idle: ${fmtInt(c.idle.conns)} connections held open; RSS growth (after GC) / connections, ` +
       'in the server process and in the client process.',
+    '- Over UDS: the 64 B messages and the 64 B ping-pong above (same sizes and time bounds) over ' +
+      'a Unix domain socket instead of 127.0.0.1: a fresh path in a new directory under ' +
+      'os.tmpdir() per measurement (checked to be a socket file while listening, removed after), ' +
+      'zerosock `listen({ path })`/`connect({ path })` against node:net listening on and ' +
+      'connecting to the same kind of path (noDelay does not apply).',
     `- Ring: two worker threads move ${fmtInt(c.ring.counts[64])} × 64 B / ${fmtInt(c.ring.counts[1024])} × ` +
       '1 KB messages, SpscRing push/popInto vs ringbuf.js push/pop (the method of benchmark/ring.mjs). ' +
       `Pool: benchmark/pool.mjs --gc-child, ${fmtInt(c.pool.loop)} acquire+release (or allocations) of ` +

@@ -1,7 +1,7 @@
 // Sizes, counts and time bounds of each workload per mode. Every workload stops at whichever
 // comes first, its count or its time; `timeoutMs` is the hard stop of one measurement.
 
-export const WORKLOAD_NAMES = ['msgs', 'stream', 'latency', 'echo', 'idle', 'ring', 'pool'];
+export const WORKLOAD_NAMES = ['msgs', 'stream', 'latency', 'echo', 'idle', 'uds', 'ring', 'pool'];
 
 export const MODES = {
   /** Tiny sizes for the test suite: checks that everything runs and moves the bytes. */
@@ -38,3 +38,7 @@ export const MODES = {
     pool: { loop: 2_000_000 },
   },
 };
+
+// `uds`: the 64 B messages and the ping-pong over a Unix domain socket, with the sizes and time
+// bounds of the TCP `msgs` and `latency` workloads of the same mode, so the rows compare.
+for (const mode of Object.values(MODES)) mode.uds = { msgs: mode.msgs, latency: mode.latency };

@@ -1,6 +1,11 @@
 // Runs one measurement: forks a server worker and a client worker (separate processes), drives
 // them over IPC and returns both sides' results. Bounded: both are killed after `timeoutMs`.
+// A measurement over a Unix socket (`params.uds`) gets a fresh path in a new directory under
+// os.tmpdir(), removed with the directory once both workers are gone, whatever happened.
 import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
@@ -61,9 +66,20 @@ function spawnWorker(name) {
 
 /**
  * Runs `{ workload, impl, variant, params }` with the server and the client in two processes.
- * Resolves with `{ server, client, wallMs }`; rejects on a worker error or after `timeoutMs`.
+ * Resolves with `{ server, client, wallMs, address }`; rejects on a worker error or after
+ * `timeoutMs`. `address` is { port } for TCP, { path, isSocket } for a Unix socket.
  */
 export async function runPair(spec, timeoutMs) {
+  const dir = spec.params.uds ? mkdtempSync(join(tmpdir(), 'zerosock-bench-uds-')) : null;
+  const path = dir === null ? undefined : join(dir, 'sock');
+  try {
+    return await runPairAt(path === undefined ? spec : { ...spec, path }, timeoutMs);
+  } finally {
+    if (dir !== null) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function runPairAt(spec, timeoutMs) {
   const server = spawnWorker('server');
   const client = spawnWorker('client');
   let timer;
@@ -78,13 +94,15 @@ export async function runPair(spec, timeoutMs) {
   });
   const t0 = performance.now();
   const body = async () => {
-    const { port } = await server.call('serve', spec);
-    await client.call('connect', { ...spec, port });
+    const { port, path, isSocket } = await server.call('serve', spec);
+    const address = path === null ? { port } : { path, isSocket };
+    await client.call('connect', { ...spec, port, path: path ?? undefined });
     const serverDone = server.call('finish');
     serverDone.catch(() => {}); // reported below, once the client finished
     const clientResult = await client.call('run');
     const serverResult = await serverDone;
-    return { server: serverResult, client: clientResult, wallMs: performance.now() - t0 };
+    const wallMs = performance.now() - t0;
+    return { server: serverResult, client: clientResult, wallMs, address };
   };
   try {
     return await Promise.race([body(), timeout]);

@@ -5,6 +5,9 @@
 //                    'nocork' (cork: false) | 'nobusy' (busyPollUs: 0: the loop always sleeps)
 // variant (net):      'write' (write() per message, noDelay) | 'cork' (cork() … uncork() per tick)
 //
+// Over TCP on 127.0.0.1, or over a Unix domain socket path (listen/connect `path`): node:net's
+// setNoDelay is a no-op on a pipe, zerosock sets TCP_NODELAY only on TCP sockets.
+//
 // Every socket is wrapped as { sock, send(bytes) -> boolean, drain() -> Promise, end(), stats() }
 // so the per-message path costs one extra closure call on both sides alike.
 import net from 'node:net';
@@ -44,17 +47,20 @@ export function wrap(impl, sock) {
 }
 
 /**
- * Listens on 127.0.0.1 (port 0); `onConnection(wrapped)` for each accepted socket.
- * Resolves with { port, close(), raw }.
+ * Listens on 127.0.0.1 (port 0), or on the Unix socket `path` when one is given;
+ * `onConnection(wrapped)` for each accepted socket. Resolves with { port, path, close(), raw }
+ * (port null over a Unix socket). Both implementations remove their socket file on close.
  */
-export async function listen(impl, variant, onConnection, backlog = 4096) {
+export async function listen(impl, variant, onConnection, { backlog = 4096, path } = {}) {
+  const where = path !== undefined ? { path, backlog } : { port: 0, host: '127.0.0.1', backlog };
   if (isZerosock(impl)) {
     const server = zsCreateServer(zerosockOptions(impl, variant), (s) =>
       onConnection(wrap(impl, s)),
     );
-    await server.listen({ port: 0, host: '127.0.0.1', backlog });
+    await server.listen(where);
     return {
-      port: server.address().port,
+      port: path !== undefined ? null : server.address().port,
+      path: path ?? null,
       raw: server,
       close: () => {
         server.closeAllConnections();
@@ -68,10 +74,11 @@ export async function listen(impl, variant, onConnection, backlog = 4096) {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  server.listen({ port: 0, host: '127.0.0.1', backlog });
+  server.listen(where);
   await once(server, 'listening');
   return {
-    port: server.address().port,
+    port: path !== undefined ? null : server.address().port,
+    path: path ?? null,
     raw: server,
     close: () =>
       new Promise((resolve) => {
@@ -81,25 +88,30 @@ export async function listen(impl, variant, onConnection, backlog = 4096) {
   };
 }
 
-/** Connects to 127.0.0.1:`port`; resolves with the wrapped socket. */
-export async function connect(impl, variant, port) {
+/**
+ * Connects to `target`: { port } (on 127.0.0.1) or { path } (a Unix socket); resolves with the
+ * wrapped socket.
+ */
+export async function connect(impl, variant, target) {
+  const where =
+    target.path !== undefined ? { path: target.path } : { port: target.port, host: '127.0.0.1' };
   if (isZerosock(impl)) {
-    const s = await zsConnect({ port, host: '127.0.0.1', ...zerosockOptions(impl, variant) });
+    const s = await zsConnect({ ...where, ...zerosockOptions(impl, variant) });
     return wrap(impl, s);
   }
-  const s = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  const s = net.connect({ ...where, noDelay: true });
   await once(s, 'connect');
   return wrap(impl, s);
 }
 
 /** Connects `n` sockets, at most `parallel` connects in flight. */
-export async function connectMany(impl, variant, port, n, parallel = 200) {
+export async function connectMany(impl, variant, target, n, parallel = 200) {
   const out = new Array(n);
   let next = 0;
   const lane = async () => {
     while (next < n) {
       const i = next++;
-      out[i] = await connect(impl, variant, port);
+      out[i] = await connect(impl, variant, target);
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, n) }, lane));

@@ -1,14 +1,17 @@
 // One side (server or client) of one benchmark measurement, in its own process.
 //
 // The parent (lib/runner.mjs) forks two of these and drives them over IPC with commands:
-//   serve   {workload, impl, variant, params}        -> { port }      (server side)
-//   connect {workload, impl, variant, params, port}  -> {}            (client side)
+//   serve   {workload, impl, variant, params, path?}       -> { port, path, isSocket } (server)
+//   connect {workload, impl, variant, params, port, path?} -> {}                       (client)
 //   finish  {}  server: resolves when its side of the workload is done -> result
 //   run     {}  client: runs the workload                              -> result
 //   exit    {}  replies, then exits
 // Each result carries process.cpuUsage() over the measured part and zerosock's engine stats().
+// With `path` (the `uds` workload) both sides use that Unix socket instead of 127.0.0.1, and
+// `params.kind` names the workload whose code runs over it ('msgs' or 'latency').
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { once } from 'node:events';
+import { statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { stats as engineStats } from 'zerosock';
 import { connect, connectMany, isZerosock, listen } from './transport.mjs';
@@ -29,6 +32,8 @@ let server = null;
 let finish = null; // server side: () => Promise<result>
 let run = null; // client side: () => Promise<result>
 
+/** The workload code a measurement runs: its own, or `params.kind` for `uds`. */
+const kindOf = (m) => m.params.kind ?? m.workload;
 const cpuSeconds = (u) => (u.user + u.system) / 1e6;
 const withTimeout = (p, ms, what) =>
   Promise.race([
@@ -86,7 +91,7 @@ function serveOneWay(p) {
   let state = null;
   let cpu0 = null;
   const start = (w) => {
-    const checker = p.workload === 'msgs' ? new MessageChecker(p.params.size) : null;
+    const checker = kindOf(p) === 'msgs' ? new MessageChecker(p.params.size) : null;
     const sampled =
       checker === null && p.params.verify !== 'crc'
         ? new SampledChecker(pattern(p.params.size, STREAM_SEED))
@@ -146,7 +151,7 @@ function runOneWay(p, w) {
     const cpu0 = process.cpuUsage();
     let sent = 0;
     let drains = 0;
-    if (p.workload === 'msgs') {
+    if (kindOf(p) === 'msgs') {
       const tpl = messageTemplate(params.size);
       const max = params.maxMessages;
       const batch = params.batch;
@@ -179,7 +184,7 @@ function runOneWay(p, w) {
     await endAndClose(w, params.timeoutMs);
     const cpu = cpuSeconds(process.cpuUsage(cpu0));
     const expected =
-      p.workload === 'msgs'
+      kindOf(p) === 'msgs'
         ? {
             messages: sent,
             bytes: sent * params.size,
@@ -421,28 +426,33 @@ function serveIdle(p) {
 const commands = {
   async serve(m) {
     setup = m;
+    const kind = kindOf(m);
     let onConn;
     let before = null;
-    if (m.workload === 'msgs' || m.workload === 'stream') onConn = serveOneWay(m);
-    else if (m.workload === 'latency' || m.workload === 'echo') onConn = serveEcho(m);
-    else if (m.workload === 'idle') ({ start: onConn, before } = serveIdle(m));
+    if (kind === 'msgs' || kind === 'stream') onConn = serveOneWay(m);
+    else if (kind === 'latency' || kind === 'echo') onConn = serveEcho(m);
+    else if (kind === 'idle') ({ start: onConn, before } = serveIdle(m));
     else throw new Error(`unknown workload ${m.workload}`);
-    server = await listen(m.impl, m.variant, onConn);
+    server = await listen(m.impl, m.variant, onConn, { path: m.path });
+    // Over a path: the listener is a socket file there (not TCP), as the client will find it.
+    const isSocket = m.path !== undefined ? statSync(m.path).isSocket() : null;
     if (before) await before();
-    return { port: server.port, pid: process.pid };
+    return { port: server.port, path: server.path, isSocket, pid: process.pid };
   },
   async connect(m) {
     setup = m;
-    if (m.workload === 'msgs' || m.workload === 'stream') {
-      run = runOneWay(m, await connect(m.impl, m.variant, m.port));
-    } else if (m.workload === 'latency') {
-      run = runLatency(m, await connect(m.impl, m.variant, m.port));
-    } else if (m.workload === 'echo') {
-      run = runEcho(m, await connectMany(m.impl, m.variant, m.port, m.params.conns));
-    } else if (m.workload === 'idle') {
+    const kind = kindOf(m);
+    const target = m.path !== undefined ? { path: m.path } : { port: m.port };
+    if (kind === 'msgs' || kind === 'stream') {
+      run = runOneWay(m, await connect(m.impl, m.variant, target));
+    } else if (kind === 'latency') {
+      run = runLatency(m, await connect(m.impl, m.variant, target));
+    } else if (kind === 'echo') {
+      run = runEcho(m, await connectMany(m.impl, m.variant, target, m.params.conns));
+    } else if (kind === 'idle') {
       await settle();
       const rss0 = rss();
-      const socks = await connectMany(m.impl, m.variant, m.port, m.params.conns);
+      const socks = await connectMany(m.impl, m.variant, target, m.params.conns);
       for (const w of socks) w.sock.on('error', () => {});
       run = async () => {
         await settle();

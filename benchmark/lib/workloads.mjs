@@ -311,6 +311,81 @@ export const WORKLOADS = {
   },
 };
 
+// `uds`: the `msgs` and `latency` code (params.kind) over a Unix domain socket path (params.uds:
+// lib/runner.mjs makes a fresh one per measurement), node:net over the same kind of path as the
+// baseline. Its checks are theirs plus: the listener was a socket file at that path.
+const UDS_MSGS = 'msgs-64';
+const UDS_PING = 'pingpong-64';
+const udsVerify = (m, r) => {
+  const p = WORKLOADS[m.params.kind].verify(m, r);
+  if (!r.address?.path) p.push('not run over a Unix socket path');
+  else if (r.address.isSocket !== true) p.push(`${r.address.path} was not a socket`);
+  return p;
+};
+WORKLOADS.uds = {
+  title: '64 B messages and 64 B ping-pong over a Unix domain socket',
+  transport: 'UDS',
+  measurements(cfg, zs) {
+    const msgs = { ...cfg.uds.msgs, size: 64, kind: 'msgs', uds: true };
+    const ping = { ...cfg.uds.latency, conns: 1, kind: 'latency', uds: true };
+    const out = [];
+    for (const impl of zs) {
+      out.push({ impl, variant: 'cork', tag: UDS_MSGS, params: msgs });
+      out.push({ impl, variant: 'nocork', tag: UDS_MSGS, params: msgs });
+    }
+    out.push({ impl: 'net', variant: 'write', tag: UDS_MSGS, params: msgs });
+    out.push({ impl: 'net', variant: 'cork', tag: UDS_MSGS, params: msgs });
+    for (const impl of zs) {
+      out.push({ impl, variant: 'cork', tag: UDS_PING, params: ping });
+      out.push({ impl, variant: 'nobusy', tag: UDS_PING, params: ping });
+    }
+    out.push({ impl: 'net', variant: 'write', tag: UDS_PING, params: ping });
+    return out;
+  },
+  verify: udsVerify,
+  metrics: (m, r) => WORKLOADS[m.params.kind].metrics(m, r),
+  rows: [
+    {
+      tag: UDS_MSGS,
+      label:
+        '64 B msgs over UDS: one send() per message (auto-cork) vs node:net over UDS (write() per message)',
+      net: 'write',
+      zs: 'cork',
+      metric: 'msgsPerSec',
+    },
+    {
+      tag: UDS_MSGS,
+      label: '64 B msgs over UDS: auto-cork vs node:net over UDS (cork()/uncork() per tick)',
+      net: 'cork',
+      zs: 'cork',
+      metric: 'msgsPerSec',
+    },
+    {
+      tag: UDS_MSGS,
+      label: '64 B msgs over UDS: cork:false vs node:net over UDS (write() per message)',
+      net: 'write',
+      zs: 'nocork',
+      metric: 'msgsPerSec',
+    },
+    ...[
+      ['cork', 'defaults'],
+      ['nobusy', 'busyPollUs: 0'],
+    ].flatMap(([zs, how]) =>
+      [
+        ['p50Us', 'p50'],
+        ['p99Us', 'p99'],
+        ['cpuUsPerRound', 'CPU per round trip, both processes'],
+      ].map(([metric, what]) => ({
+        tag: UDS_PING,
+        label: `ping-pong 64 B over UDS, ${what} (${how}) vs node:net over UDS`,
+        net: 'write',
+        zs,
+        metric,
+      })),
+    ),
+  ],
+};
+
 /** Units and direction of each metric. */
 export const METRICS = {
   msgsPerSec: { unit: 'msgs/s', better: 'higher' },

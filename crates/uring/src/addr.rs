@@ -195,7 +195,10 @@ mod tests {
         abs.push(b'y');
         assert!(UnixAddr::new(&abs).is_err());
         assert!(SockAddr::from_ip_port("::1", 80).unwrap().ip().is_some());
-        assert!(SockAddr::from_ip_port("localhost", 80).is_err(), "names are resolved in JS");
+        assert!(
+            SockAddr::from_ip_port("localhost", 80).is_err(),
+            "names are resolved in JS"
+        );
         assert!(SockAddr::from_ip_port("127.0.0.1", 70_000).is_err());
         let p = UnixAddr::new(b"/tmp/x.sock").unwrap();
         assert_eq!(p.path(), Some(Path::new("/tmp/x.sock")));

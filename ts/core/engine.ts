@@ -115,6 +115,8 @@ export class Engine {
   private currentLo = 0;
   private currentHi = 0;
   private currentRetained = false;
+  /** The current view's buffer went to a send (forwarded): it cannot be retained. */
+  private currentForwarded = false;
   private readonly retained = new Map<Uint8Array, [number, number]>();
 
   constructor(backend: string | undefined) {
@@ -203,6 +205,7 @@ export class Engine {
     this.currentLo = lo;
     this.currentHi = hi;
     this.currentRetained = false;
+    this.currentForwarded = false;
   }
 
   /** The callback returned: the buffer goes back unless it was retained. */
@@ -212,8 +215,32 @@ export class Engine {
     if (!this.currentRetained) this.submit(Sub.Release, 0, this.currentLo, this.currentHi);
   }
 
+  /**
+   * Forwarding: if `view` lies inside the view lent to the running 'data' callback, the pool
+   * buffer behind it is taken from JS (the callback's end no longer releases it) and returned
+   * as `[handleLo, handleHi, offset in the buffer]`, for the caller to name in a SEND record:
+   * the engine sends the received bytes in place and frees the buffer once the kernel took them.
+   * Null when `view` is not lent memory, is retained (its memory must stay valid until
+   * `release()`), or was taken already (sent once: a second send copies).
+   */
+  takeLent(view: Uint8Array): [number, number, number] | null {
+    const cur = this.current;
+    if (cur === null || this.currentRetained || view.buffer !== cur.buffer) return null;
+    const offset = view.byteOffset - cur.byteOffset;
+    if (offset < 0 || offset + view.byteLength > cur.byteLength) return null;
+    this.currentRetained = true; // the send owns it now
+    this.currentForwarded = true;
+    return [this.currentLo, this.currentHi, offset];
+  }
+
   /** Keeps the view of the running 'data' callback until {@link release}. */
   retain(view: Uint8Array): Uint8Array {
+    if (view === this.current && this.currentForwarded) {
+      throw new ZerosockError(
+        'ERR_ZEROSOCK_BUFFER_IN_FLIGHT',
+        'retain() of a view whose buffer was handed to a send() (forwarded without a copy): copy it to keep it',
+      );
+    }
     if (view !== this.current || this.currentRetained) {
       throw new ZerosockError(
         'ERR_ZEROSOCK_BUFFER_RELEASED',

@@ -199,7 +199,12 @@ impl Session {
                 Event::Mapped {
                     window, chunk, len, ..
                 } => rec[5] = self.lends.lend(Lend { window, chunk, len }),
-                Event::Data { buf, .. } => self.lent.lend(buf),
+                Event::Data { buf, offset, .. } => {
+                    // JS forwards a lent view by its place in the view (ts/core/engine.ts
+                    // takeLent): received bytes start their buffer.
+                    debug_assert_eq!(offset, 0, "Data starts at its buffer's first byte");
+                    self.lent.lend(buf)
+                }
                 _ => {}
             }
             self.events.write(i * RECORD_INTS, &rec);

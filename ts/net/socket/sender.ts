@@ -22,6 +22,11 @@ import type { SocketCounters } from './stats';
 
 /** Bytes at or above which `send()` bypasses the cork buffer. */
 const LARGE_SEND = 16 * 1024;
+/**
+ * Bytes at or above which `send()` of a view zerosock lent (a 'data' view, during its callback)
+ * hands the view's pool buffer to the send instead of copying it (forwarding).
+ */
+export const FORWARD_MIN = 4 * 1024;
 /** The pool's size class of cork buffers (64 KiB). */
 const LARGE_CLASS = 1;
 
@@ -88,6 +93,7 @@ export class Sender {
     const n = data.byteLength;
     this.counters.messagesSent++;
     if (n === 0) return this.pendingBytes < this.highWaterMark;
+    if (n >= FORWARD_MIN && this.forward(data)) return this.afterSend(n);
     if (appendDecision(this.policy, this.corkUsed, n) === Append.Bypass) {
       this.sendLarge(data);
     } else {
@@ -183,6 +189,20 @@ export class Sender {
     counters.flushedBytes += this.corkUsed;
     this.cork = null;
     this.corkUsed = 0;
+  }
+
+  /**
+   * Forwarding: `data` lies in the pool buffer lent to the running 'data' callback, so that
+   * buffer goes to this socket's send as it is (after what is corked) and comes back to the
+   * pool when the kernel has taken the bytes. False when `data` is not such a view.
+   */
+  private forward(data: Uint8Array): boolean {
+    const lent = this.engine.takeLent(data);
+    if (lent === null) return false;
+    this.seal('largeSend');
+    this.engine.submit(Sub.Send, this.id, lent[0], lent[1], lent[2], data.byteLength);
+    this.counters.forwardedBytes += data.byteLength;
+    return true;
   }
 
   private sendLarge(data: Uint8Array): void {

@@ -12,6 +12,11 @@ export interface SocketStats {
   bytesPerFlush: number;
   flushReasons: Record<FlushReason, number>;
   largeSends: number;
+  /**
+   * Bytes sent straight from received pool memory (a 'data' view passed to `send()`), with no
+   * copy by zerosock: forwarding.
+   */
+  forwardedBytes: number;
   pendingBytes: number;
   /** Zerocopy send / receive counters. */
   zerocopy: ZeroCopyStats;
@@ -26,6 +31,7 @@ export class SocketCounters {
   flushes = 0;
   flushedBytes = 0;
   largeSends = 0;
+  forwardedBytes = 0;
   readonly flushReasons: Record<FlushReason, number> = {
     full: 0,
     endOfTick: 0,
@@ -47,6 +53,7 @@ export class SocketCounters {
       bytesPerFlush: this.flushes === 0 ? 0 : this.flushedBytes / this.flushes,
       flushReasons: { ...this.flushReasons },
       largeSends: this.largeSends,
+      forwardedBytes: this.forwardedBytes,
       pendingBytes,
       zerocopy,
     };

@@ -14,6 +14,8 @@ pub(crate) struct Buffers {
     local: LocalPool,
     pub small_size: usize,
     pub large_size: usize,
+    /// A buffer came back since [`take_returned`](Self::take_returned) last looked.
+    returned: bool,
 }
 
 impl Buffers {
@@ -36,6 +38,7 @@ impl Buffers {
             local,
             small_size,
             large_size,
+            returned: false,
         })
     }
 
@@ -54,12 +57,20 @@ impl Buffers {
     /// Gives back a buffer the engine owns (its own, or one a caller handed over). The engine
     /// holds each such handle once, so the pool has no reason to refuse it.
     pub fn release(&mut self, h: BufHandle) {
-        let _ = self.local.release(h);
+        self.returned |= self.local.release(h).is_ok();
     }
 
     /// Gives back a buffer a caller returns; errors for stale / double releases.
     pub fn release_checked(&mut self, h: BufHandle) -> Result<(), PoolError> {
-        self.local.release(h)
+        self.local.release(h)?;
+        self.returned = true;
+        Ok(())
+    }
+
+    /// Whether any buffer came back since the last call (the send side frees buffers too: a
+    /// flushed cork buffer, a forwarded receive buffer).
+    pub fn take_returned(&mut self) -> bool {
+        std::mem::take(&mut self.returned)
     }
 
     /// The address of a live buffer.

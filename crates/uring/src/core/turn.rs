@@ -39,8 +39,14 @@ impl<B: Backend> Core<B> {
         }
     }
 
-    /// End of a poll: counts an empty one and returns the events it added.
+    /// End of a poll: sockets starved of receive buffers go on if any buffer came back — from
+    /// JS, or from the send side (a receive buffer forwarded to another socket's send is freed
+    /// there, never through `release_recv`) — then counts an empty poll and returns the events
+    /// it added.
     pub fn count_poll(&mut self, out: &[Event], start: usize) -> usize {
+        if self.bufs.take_returned() && !self.starved.is_empty() {
+            B::buffers_returned(self);
+        }
         if out.len() == start {
             self.stats.empty_polls += 1;
         }

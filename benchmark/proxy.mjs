@@ -6,13 +6,14 @@
 //   node benchmark/proxy.mjs [--mb 1024] [--repeats 3]
 //
 // Writes benchmark/results/proxy-<date>.{json,md}.
-import { execFileSync, fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from './lib/stats.mjs';
+import { cpuSeconds, machine } from './lib/proc.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -23,7 +24,6 @@ const { values: a } = parseArgs({
   },
 });
 const bytes = Number(a.mb) << 20;
-const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 if (a.sink) {
   // Counts each connection's bytes; reports them when the source's FIN arrives.
@@ -38,12 +38,6 @@ if (a.sink) {
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 } else {
   await main();
-}
-
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / HZ;
 }
 
 function child(script, args) {
@@ -107,21 +101,11 @@ async function main() {
   const m = (lib, k) => median(runs[lib].map((x) => x[k]));
   const z = { gbit: m('zerosock', 'gbitPerSec'), cpu: m('zerosock', 'cpuSecPerGB') };
   const n = { gbit: m('node:net', 'gbitPerSec'), cpu: m('node:net', 'cpuSecPerGB') };
-  const date = new Date().toISOString().slice(0, 10);
-  const env = {
-    date,
-    node: process.version,
-    kernel: os.release(),
-    cpus: os.cpus().length,
-    cpu: os.cpus()[0]?.model,
-    loadAvgAtStart: loadAvg,
-    loadAvgAtEnd: os.loadavg(),
-    mb: Number(a.mb),
-    repeats: Number(a.repeats),
-  };
+  const env = machine({ loadAvgAtStart: loadAvg, mb: Number(a.mb), repeats: Number(a.repeats) });
+  const date = env.date;
   let md = `# TCP proxy, bulk — ${date}\n\n`;
   md += `\`node benchmark/proxy.mjs --mb ${a.mb}\`: a node:net source → the proxy (its own process) → a node:net sink (its own process), ${a.mb} MiB per run, same run alternating, median of ${a.repeats}. Proxy CPU from /proc/<pid>/stat.\n\n`;
-  md += `Machine: ${env.cpu}, ${env.cpus} CPUs, Linux ${env.kernel}, node ${env.node}; load average ${loadAvg.map((x) => x.toFixed(2)).join(' ')} at start, ${env.loadAvgAtEnd.map((x) => x.toFixed(2)).join(' ')} at end.\n\n`;
+  md += `Machine: ${env.cpu}, ${env.cpus} CPUs, Linux ${env.kernel}, node ${env.node}; load average ${loadAvg.map((x) => x.toFixed(2)).join(' ')} at start, ${env.loadAvg.map((x) => x.toFixed(2)).join(' ')} at end.\n\n`;
   md += '| proxy | Gbit/s ↑ | proxy CPU-s/GB ↓ |\n|---|---:|---:|\n';
   md += `| zerosock (examples/proxy.mjs: 'data' views sent on, forwarded) | ${z.gbit.toFixed(2)} | ${z.cpu.toFixed(3)} |\n`;
   md += `| node:net \`a.pipe(b)\` (peer) | ${n.gbit.toFixed(2)} | ${n.cpu.toFixed(3)} |\n`;

@@ -8,12 +8,13 @@
 // Needs redis-benchmark and redis-server (Debian: redis-tools, redis-server); .ci/run installs
 // them. Writes benchmark/results/resp-<date>.{json,md,svg}.
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ratioChart } from './lib/report.mjs';
 import { median } from './lib/stats.mjs';
+import { cpuSeconds, machine } from './lib/proc.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -30,7 +31,6 @@ const clients = Number(a.clients);
 const repeats = Number(a.repeats);
 const tests = a.tests.split(',');
 const pipelines = a.pipeline.split(',').map(Number);
-const HZ = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 for (const tool of ['redis-benchmark', 'redis-server']) {
   try {
@@ -41,13 +41,6 @@ for (const tool of ['redis-benchmark', 'redis-server']) {
     );
     process.exit(2);
   }
-}
-
-/** CPU seconds the process has used (user + system), from the kernel's accounting. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / HZ; // utime, stime
 }
 
 const SERVERS = {
@@ -177,26 +170,20 @@ for (const P of pipelines) {
   }
 }
 
-const env = {
-  date: new Date().toISOString(),
-  node: process.version,
-  kernel: os.release(),
-  cpus: os.cpus().length,
-  cpu: os.cpus()[0]?.model,
+const env = machine({
   redis: execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim(),
   loadAvgAtStart: loadAvg,
-  loadAvgAtEnd: os.loadavg(),
   seconds: Math.round((Date.now() - t0) / 1000),
   requests,
   clients,
   repeats,
-};
+});
 const f = (x, d = 2) => x.toFixed(d);
 const k = (x) => (x >= 1e6 ? `${f(x / 1e6)} M` : `${f(x / 1e3, 1)} k`);
 let md = `# RESP request/response — ${env.date.slice(0, 10)}\n\n`;
 md += `\`node benchmark/resp.mjs\`: redis-benchmark -c ${clients} -n ${requests} against three servers, each in its own process, in the same run (order alternating per round), median of ${repeats}. `;
 md += `Server CPU per request is the server process's utime+stime (/proc/<pid>/stat) over the load, divided by the requests.\n\n`;
-md += `Machine: ${env.cpu}, ${env.cpus} CPUs, Linux ${env.kernel}, node ${env.node}, ${env.redis.split(' ').slice(0, 3).join(' ')}. Load average ${loadAvg.map((x) => f(x)).join(' ')} at start, ${env.loadAvgAtEnd.map((x) => f(x)).join(' ')} at end; ${env.seconds} s.\n\n`;
+md += `Machine: ${env.cpu}, ${env.cpus} CPUs, Linux ${env.kernel}, node ${env.node}, ${env.redis.split(' ').slice(0, 3).join(' ')}. Load average ${loadAvg.map((x) => f(x)).join(' ')} at start, ${env.loadAvg.map((x) => f(x)).join(' ')} at end; ${env.seconds} s.\n\n`;
 md +=
   '| test | pipeline | zerosock req/s | node:net req/s | redis-server req/s | zerosock µs CPU/req | node:net µs CPU/req | redis-server µs CPU/req | req/s × node:net | CPU × node:net | CPU × redis-server |\n';
 md += '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';

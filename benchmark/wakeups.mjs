@@ -13,6 +13,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { machine } from './lib/proc.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -123,16 +124,8 @@ for (const [impl, variant, label] of CASES) {
 }
 rmSync(tmp, { recursive: true, force: true });
 
-const date = new Date().toISOString().slice(0, 10);
-const env = {
-  date,
-  node: process.version,
-  kernel: os.release(),
-  cpus: os.cpus().length,
-  cpu: os.cpus()[0]?.model,
-  loadAvg: os.loadavg(),
-  rounds,
-};
+const env = machine({ rounds });
+const date = env.date;
 const cols = IO_SYSCALLS.filter((c) => results.some((r) => r.perRound[c] !== undefined));
 let md = `# Wake-ups of a 64 B ping-pong — ${date}\n\n`;
 md += `\`node benchmark/wakeups.mjs --rounds ${rounds}\`: one connection, client and server in two processes, counted over both (process start-up included, so the small counts carry a few hundred calls of noise). System calls from \`strace -f -c\`, context switches from \`perf stat\` in a separate run. Per round trip; node:net is the peer.\n\n`;

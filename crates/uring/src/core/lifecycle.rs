@@ -40,15 +40,18 @@ fn forget_pending(
 }
 
 impl<B: Backend> Core<B> {
-    /// Adds a socket for `fd`; on a full table closes `fd` (EMFILE, reported as `call`).
+    /// Adds a socket for `fd` (bound or connecting to `addr`); on a full table closes `fd`
+    /// (EMFILE, reported as `call`).
     fn insert(
         &mut self,
         fd: RawFd,
         kind: Kind,
         state: State,
+        addr: &SockAddr,
         call: &'static str,
     ) -> Result<SocketId, SysError> {
-        match self.socks.insert_with(|_| Sock::new(fd, kind, state)) {
+        let unix = addr.is_unix();
+        match self.socks.insert_with(|_| Sock::new(fd, kind, state, unix)) {
             Some(id) => Ok(id),
             None => {
                 sys::close_fd(fd);
@@ -72,12 +75,12 @@ impl<B: Backend> Core<B> {
         reuse_port: bool,
     ) -> Result<SocketId, SysError> {
         let fd = sys::listen_socket(addr, backlog, reuse_port, B::NONBLOCKING)?;
-        let id = self.insert(fd, Kind::Listener, State::Open, "listen")?;
-        if let SockAddr::Unix(u) = addr {
-            self.set_unix(id);
-            if let Some(path) = u.path() {
-                self.unix_files.push((id, path.to_path_buf()));
-            }
+        let id = self.insert(fd, Kind::Listener, State::Open, addr, "listen")?;
+        if let Some(path) = match addr {
+            SockAddr::Unix(u) => u.path(),
+            SockAddr::Ip(_) => None,
+        } {
+            self.unix_files.push((id, path.to_path_buf()));
         }
         if let Err(e) = B::start_accepting(self, id) {
             self.unlink_unix_file(id);
@@ -96,12 +99,6 @@ impl<B: Backend> Core<B> {
         Ok(sys::allow_all(path, read, write)?)
     }
 
-    fn set_unix(&mut self, id: SocketId) {
-        if let Some(s) = self.socks.get_mut(id) {
-            s.unix = true;
-        }
-    }
-
     fn unlink_unix_file(&mut self, id: SocketId) {
         if let Some(at) = self.unix_files.iter().position(|(l, _)| *l == id) {
             let (_, path) = self.unix_files.swap_remove(at);
@@ -115,10 +112,7 @@ impl<B: Backend> Core<B> {
         if self.nodelay && !addr.is_unix() {
             let _ = sys::set_nodelay(fd, true);
         }
-        let id = self.insert(fd, Kind::Stream, State::Connecting, "connect")?;
-        if addr.is_unix() {
-            self.set_unix(id);
-        }
+        let id = self.insert(fd, Kind::Stream, State::Connecting, addr, "connect")?;
         if let Err(e) = B::start_connect(self, id, addr) {
             self.discard(id, fd);
             return Err(e);
@@ -134,11 +128,10 @@ impl<B: Backend> Core<B> {
             let _ = sys::set_nodelay(fd, true);
             self.stats.other_syscalls += 1;
         }
-        let Some(id) = self.socks.insert_with(|_| {
-            let mut s = Sock::new(fd, Kind::Stream, State::Open);
-            s.unix = unix;
-            s
-        }) else {
+        let Some(id) = self
+            .socks
+            .insert_with(|_| Sock::new(fd, Kind::Stream, State::Open, unix))
+        else {
             sys::close_fd(fd);
             return;
         };

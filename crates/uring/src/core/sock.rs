@@ -65,7 +65,8 @@ pub(crate) struct Sock<X> {
 }
 
 impl<X: Default> Sock<X> {
-    pub fn new(fd: RawFd, kind: Kind, state: State) -> Self {
+    /// A socket of `kind` on `fd`; `unix` for an AF_UNIX one.
+    pub fn new(fd: RawFd, kind: Kind, state: State, unix: bool) -> Self {
         Sock {
             fd,
             kind,
@@ -79,7 +80,7 @@ impl<X: Default> Sock<X> {
             shut: WriteShut::Open,
             zc: None,
             zc_recv: false,
-            unix: false,
+            unix,
             be: X::default(),
         }
     }

@@ -40,7 +40,7 @@ impl Core<UringBackend> {
         }
         // SEND_ZC for this socket's zerocopy sends, unless they fall back to copies (no
         // SEND_ZC in this kernel, or a socket family without zerocopy such as AF_UNIX).
-        let zc = self.be.zc_supported && s.zc.as_ref().is_some_and(|t| !t.fallback);
+        let zc = s.zc.as_ref().is_some_and(|t| !t.fallback);
         if zc && s.sendq.front_is_zc() {
             self.kick_send_zc(id);
             return;

@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, type ResourceLimits } from 'node:worker_threads';
 import { InvalidArgumentError } from '../core/errors';
 import { validateOptions } from '../core/validate';
+import type { Address } from '../net/socket/addresses';
 
 /** Environment variable telling a worker its index (0-based) among {@link startWorkers}' workers. */
 const INDEX_ENV = 'ZEROSOCK_WORKER_INDEX';
@@ -54,7 +55,7 @@ export interface WorkerInfo {
   index: number;
   worker: Worker;
   /** Address of the first server given to {@link serveInWorker} (null if unknown). */
-  address: { address: string; family: string; port: number } | null;
+  address: Address | null;
 }
 
 /** Options of {@link WorkerGroup.close}. */
@@ -104,7 +105,7 @@ export type Closable = PromiseClosable | NetServer;
 export interface PromiseClosable {
   close(): Promise<void>;
   closeAllConnections?(): void;
-  address?(): { address: string; family: string; port: number } | string | null;
+  address?(): Address | string | null;
 }
 
 /** Closes `s`, resolving once it has closed (node-style servers: on their close callback). */

@@ -13,11 +13,10 @@ import type { Socket } from '../net/socket';
 import type { SocketDuplex } from '../net/duplex';
 import { parseListenArgs, type NodeListenOptions } from './http-listen';
 import { splitHttpOptions, type HttpServerOptions } from './http-options';
+import type { Address } from '../net/socket/addresses';
 
 /** A node:http request handler. */
 export type RequestListener = (req: nodeHttp.IncomingMessage, res: nodeHttp.ServerResponse) => void;
-
-type Address = { address: string; family: string; port: number } | string;
 
 /** How a listen attempt ended: bound, or closed (by `close()` or the signal) before. */
 export type ListenOutcome = 'listening' | 'closed' | 'aborted';
@@ -174,7 +173,7 @@ export class ZerosockHttpServer extends nodeHttp.Server {
     process.nextTick(() => this.emit('close'));
   }
 
-  override address(): Address | null {
+  override address(): Address | string | null {
     return this.#state === 'listening' ? this.#zerosock.address() : null;
   }
 

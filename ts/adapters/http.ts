@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import type { ListenOptions, Server } from '../net/server';
 import { abortError } from '../core/system-error';
 import { validateOptions } from '../core/validate';
+import type { Address } from '../net/socket/addresses';
 import type { HttpServerOptions } from './http-options';
 import { START, ZerosockHttpServer, type RequestListener } from './http-server';
 
@@ -81,7 +82,7 @@ export class HttpServer extends EventEmitter {
   }
 
   /** The bound address, like `server.address()` of node:net. */
-  address(): { address: string; family: string; port: number } | string | null {
+  address(): Address | string | null {
     return this.httpServer.address();
   }
 

@@ -15,6 +15,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from './socket';
 import { ZerosockError } from '../core/errors';
+import type { Address } from './socket/addresses';
 
 /** Keys of {@link DuplexOptions}. */
 export const DUPLEX_KEYS = ['allowHalfOpen', 'readableHighWaterMark', 'writableHighWaterMark'];
@@ -31,8 +32,6 @@ export interface DuplexOptions {
   /** Writable buffer (bytes) above which `write()` returns false (default 64 KiB). */
   writableHighWaterMark?: number;
 }
-
-type Address = { address: string; family: string; port: number };
 
 /** A `stream.Duplex` over a zerosock socket (made by {@link Socket.toDuplex}). */
 export class SocketDuplex extends Duplex {

@@ -5,6 +5,7 @@ import { callNative, InvalidArgumentError, nativeSysError, ZerosockError } from 
 import { publishServerSocket, traceListen } from './diagnostics';
 import { resolveHost } from './resolve-host';
 import { Socket } from './socket';
+import type { Address } from './socket/addresses';
 import { abortError, systemError, type SystemError } from '../core/system-error';
 import { getSystemErrorMap } from 'node:util';
 import {
@@ -183,7 +184,7 @@ export class Server extends EventEmitter implements ListenerSink {
    * The bound address, like node:net's `server.address()`: `{ address, family, port }`, or
    * the path string for a Unix socket.
    */
-  address(): { address: string; family: string; port: number } | string | null {
+  address(): Address | string | null {
     if (!this.listening || this.engine === null) return null;
     if (this.path !== null) return this.path;
     const engine = this.engine;

@@ -79,26 +79,10 @@ fn engine_client_against_std_server() {
             e.send_copy(c, b"late").unwrap_err().code(),
             "ERR_ZEROSOCK_SOCKET_CLOSED"
         );
-        let mut got = Vec::new();
         let mut connected = false;
-        drive(&mut e, T, |e, ev| match ev {
-            Event::Connected { socket } => {
-                assert_eq!(socket, c);
-                assert_eq!(e.peer_addr(c).unwrap().ip(), Some(at));
-                connected = true;
-                false
-            }
-            Event::Data { .. } => {
-                got.extend(take_data(e, &pool, &ev));
-                false
-            }
-            Event::Sent { .. } => false,
-            Event::Eof { .. } => {
-                e.close(c).unwrap();
-                false
-            }
-            Event::Closed { socket } => socket == c,
-            other => panic!("{kind}: unexpected {other:?}"),
+        let got = collect_echo(&mut e, &pool, c, T, |e| {
+            assert_eq!(e.peer_addr(c).unwrap().ip(), Some(at));
+            connected = true;
         });
         assert!(connected);
         assert_eq!(server.join().unwrap(), data.len());

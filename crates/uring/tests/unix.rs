@@ -135,28 +135,13 @@ fn engine_client_against_std_server() {
         fill_pattern(&mut data, 5);
         e.send_copy(c, &data).unwrap(); // queued before Connected
         e.shutdown_write(c).unwrap();
-        let mut got = Vec::new();
-        drive(&mut e, T, |e, ev| match ev {
-            Event::Connected { .. } => {
-                assert_eq!(e.peer_addr(c).unwrap(), path_addr(&path), "{kind}");
-                let own = e.local_addr(c).unwrap();
-                assert!(
-                    matches!(&own, SockAddr::Unix(u) if u.is_unnamed()),
-                    "{kind}: a client's own end has no name, got {own:?}"
-                );
-                false
-            }
-            Event::Data { .. } => {
-                got.extend(take_data(e, &pool, &ev));
-                false
-            }
-            Event::Sent { .. } => false,
-            Event::Eof { .. } => {
-                e.close(c).unwrap();
-                false
-            }
-            Event::Closed { socket } => socket == c,
-            other => panic!("{kind}: unexpected {other:?}"),
+        let got = collect_echo(&mut e, &pool, c, T, |e| {
+            assert_eq!(e.peer_addr(c).unwrap(), path_addr(&path), "{kind}");
+            let own = e.local_addr(c).unwrap();
+            assert!(
+                matches!(&own, SockAddr::Unix(u) if u.is_unnamed()),
+                "{kind}: a client's own end has no name, got {own:?}"
+            );
         });
         assert_eq!(server.join().unwrap(), data.len());
         assert!(got == data, "{kind}: bytes differ");

@@ -160,6 +160,38 @@ pub fn drive(
     }
 }
 
+/// Drives client `c` (its bytes sent, its write side shut) until the echo came back and the
+/// peer's FIN closed it; returns the echoed bytes. `on_connected` looks at the socket once it
+/// is connected.
+pub fn collect_echo(
+    e: &mut Engine,
+    pool: &Pool,
+    c: zerosock_uring::SocketId,
+    limit: Duration,
+    mut on_connected: impl FnMut(&mut Engine),
+) -> Vec<u8> {
+    let mut got = Vec::new();
+    drive(e, limit, |e, ev| match ev {
+        Event::Connected { socket } => {
+            assert_eq!(socket, c);
+            on_connected(e);
+            false
+        }
+        Event::Data { .. } => {
+            got.extend(take_data(e, pool, &ev));
+            false
+        }
+        Event::Sent { .. } => false,
+        Event::Eof { .. } => {
+            e.close(c).unwrap();
+            false
+        }
+        Event::Closed { socket } => socket == c,
+        other => panic!("{}: unexpected {other:?}", e.describe()),
+    });
+    got
+}
+
 /// Takes the events `drive` kept back.
 pub fn leftover_events() -> Vec<Event> {
     LEFTOVER.with(|l| l.borrow_mut().drain(..).collect())

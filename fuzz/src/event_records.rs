@@ -45,7 +45,7 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
     let syscall = *u.choose(&SYSCALLS)?;
     let region: i32 = u.arbitrary()?;
     let at: i32 = u.arbitrary()?;
-    let ev = match u.int_in_range(0u8..=8)? {
+    let ev = match u.int_in_range(0u8..=10)? {
         0 => Event::Accepted {
             listener: u.arbitrary()?,
             socket,
@@ -75,6 +75,8 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
             chunk: len,
             len: u.arbitrary()?,
         },
+        8 => Event::TlsReady { socket },
+        9 => Event::TlsFailed { socket },
         _ => Event::Closed { socket },
     };
     let locate = |h: BufHandle, off: u32| {
@@ -117,6 +119,8 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
             }
         }
         Event::Closed { .. } => assert_eq!(out[0], EventKind::Closed as i32),
+        Event::TlsReady { .. } => assert_eq!(out[0], EventKind::TlsReady as i32),
+        Event::TlsFailed { .. } => assert_eq!(out[0], EventKind::TlsFailed as i32),
         Event::ZeroCopyDone {
             first,
             last,

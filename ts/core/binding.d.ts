@@ -126,6 +126,14 @@ export declare class NativeEngine {
   connectPath(path: Buffer): number
   /** Starts connecting to `host:port` (an IP address); `CONNECTED` or `ERROR` follows. */
   connect(host: string, port: number): number
+  /** Builds a TLS config from the JSON of ts/net/tls.ts (`server`: for listeners). */
+  tlsConfig(json: string, server: boolean): number
+  /** Config `config` on a listener, or on a connecting socket checked against `servername`. */
+  setTls(id: number, config: number, servername?: string | undefined | null): void
+  /** A TLS connection's state as JSON (`TlsInfo` of ts/net/tls.ts); null if not TLS. */
+  tlsInfo(id: number): string | null
+  /** The TLS peer's certificate chain as sent (DER, leaf first). */
+  peerCertificates(id: number): Array<Buffer>
   /** The local address of a socket or listener (null on a Unix socket). */
   localAddress(id: number): AddressInfo | null
   /** The peer address of a connected socket (null on a Unix socket). */
@@ -157,7 +165,7 @@ export declare class NativeEngine {
    * What the engine holds that only a submit hands to the kernel (all zero right after a
    * `flush`): for diagnostics of a stranded submit.
    */
-  submitDebt(): SubmitDebtInfo
+  submitDebt(): import('./records.generated').NativeSubmitDebt
   /**
    * Lends the memory of `data` to the next `SEND_ZC` record (region -1, offset = the returned
    * token). JS must keep `data` referenced (and not detach its buffer) until the send's
@@ -334,20 +342,6 @@ export interface RingEchoStats {
   messages: number
   /** Payload bytes echoed. */
   bytes: number
-}
-
-/** What the engine owes a submit (`Engine::debt()`). */
-export interface SubmitDebtInfo {
-  /** Sockets whose queue (or FIN) waits to be written. */
-  dirtySockets: number
-  /** Bytes queued on them. */
-  queuedBytes: number
-  /** SQEs not yet submitted (io_uring). */
-  sqes: number
-  /** Events waiting with no wake-up announcing them. */
-  unannouncedEvents: number
-  /** Sockets with unreported zerocopy completions. */
-  zerocopyDone: number
 }
 
 /** The system call names error records refer to by index. */

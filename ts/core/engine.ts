@@ -67,6 +67,10 @@ export interface SocketSink {
   onZeroCopyDone(first: number, last: number, copied: boolean): void;
   /** Zerocopy receive mapped `len` bytes (window, chunk), to be given back under `token`. */
   onMapped(window: number, chunk: number, len: number, token: number): void;
+  /** TLS: the handshake is over. */
+  onTlsReady(): void;
+  /** TLS: the session failed. */
+  onTlsFailed(): void;
   /** Where this sink's unsent bytes are, for a stranded-submit report. */
   describeWrites?(): string | undefined;
 }
@@ -494,6 +498,12 @@ function deliver(sink: EventSink, rec: Int32Array, at: number): void {
         rec[at + ZcDoneAt.Last] >>> 0,
         rec[at + ZcDoneAt.Copied] !== 0,
       );
+      break;
+    case Ev.TlsReady:
+      (sink as SocketSink).onTlsReady();
+      break;
+    case Ev.TlsFailed:
+      (sink as SocketSink).onTlsFailed();
       break;
     case Ev.Mapped:
       (sink as SocketSink).onMapped(

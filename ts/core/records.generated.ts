@@ -31,6 +31,8 @@ export const enum Ev {
   Closed = 7,
   ZcDone = 8,
   Mapped = 9,
+  TlsReady = 10,
+  TlsFailed = 11,
 }
 
 /** Where the fields of a `Accepted` event record are (int offsets). */
@@ -197,8 +199,30 @@ export interface NativeEngineStats {
   zcRecvCalls: number;
   /** Sockets that asked for zerocopy receive and got the plain path. */
   zcRecvFallbacks: number;
+  /** TLS handshakes finished (the peer checked). */
+  tlsHandshakes: number;
+  /** TLS sessions that failed (refused certificate, alert, not TLS). */
+  tlsFailures: number;
+  /** Plaintext bytes encrypted for sending (TLS). */
+  tlsPlainOut: number;
+  /** Plaintext bytes decrypted from what was received (TLS). */
+  tlsPlainIn: number;
   /** Zerocopy sends completed per kernel notification. */
   zerocopySendsPerNotification: number;
+}
+
+/** What an engine owes a submit (`submitDebt()`). */
+export interface NativeSubmitDebt {
+  /** Sockets whose queue (or FIN) waits to be written. */
+  dirtySockets: number;
+  /** Bytes queued on them. */
+  queuedBytes: number;
+  /** SQEs not yet submitted (io_uring). */
+  sqes: number;
+  /** Events waiting with no wake-up announcing them. */
+  unannouncedEvents: number;
+  /** Sockets with unreported zerocopy completions. */
+  zerocopyDone: number;
 }
 
 /** A buffer pool's `stats()`. */

@@ -9,8 +9,9 @@ import { validateHost, validateOptions, validatePort } from '../core/validate';
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
 import { refuseWithPath, unixPathBytes } from './unix-path';
 import type { Engine } from '../core/engine';
+import { clientTls, startClientTls, type TlsConnectOptions } from './tls';
 
-const CONNECT_KEYS = [...SOCKET_OPTION_KEYS, 'port', 'host', 'path', 'backend', 'signal'];
+const CONNECT_KEYS = [...SOCKET_OPTION_KEYS, 'port', 'host', 'path', 'backend', 'signal', 'tls'];
 
 /** Options of {@link connect}. */
 export interface ConnectOptions extends SocketOptions {
@@ -24,6 +25,12 @@ export interface ConnectOptions extends SocketOptions {
   backend?: 'auto' | 'io_uring' | 'epoll';
   /** Aborting rejects with an `AbortError` and closes the socket. */
   signal?: AbortSignal;
+  /**
+   * TLS (node:tls's client options; `true` for the defaults): `connect()` resolves once the
+   * handshake is over and the server verified, and rejects with node:tls's codes
+   * (`DEPTH_ZERO_SELF_SIGNED_CERT`, `ERR_TLS_CERT_ALTNAME_INVALID`, …).
+   */
+  tls?: TlsConnectOptions | true;
 }
 
 /**
@@ -41,6 +48,7 @@ export async function connect(options: ConnectOptions | string): Promise<Socket>
 /** `connect()` after its options were read: resolves the host, connects, waits for the outcome. */
 async function open(opts: Partial<ConnectOptions>): Promise<Socket> {
   const signal = opts.signal;
+  const tls = opts.tls === undefined ? null : clientTls(opts.tls, opts.host ?? 'localhost');
   let target: Target;
   if (opts.path !== undefined) {
     refuseWithPath(opts, ['port', 'host'], 'connect()');
@@ -63,6 +71,15 @@ async function open(opts: Partial<ConnectOptions>): Promise<Socket> {
     throw nativeSysError(err, target.where, target.port);
   }
   const sock = new Socket(engine, id, opts);
+  if (tls !== null) {
+    try {
+      startClientTls(engine, id, tls);
+    } catch (err) {
+      sock.destroy();
+      throw err;
+    }
+    sock.startTls(false, () => {});
+  }
   publishClientSocket(sock);
   return new Promise<Socket>((resolve, reject) => {
     const onAbort = () => {
@@ -73,7 +90,8 @@ async function open(opts: Partial<ConnectOptions>): Promise<Socket> {
     };
     sock.onConnect = (err?: Error) => {
       signal?.removeEventListener('abort', onAbort);
-      if (err) {
+      if (err && typeof (err as { syscall?: unknown }).syscall !== 'string') reject(err);
+      else if (err) {
         const e = err as ReturnType<typeof systemError>;
         e.address = target.where;
         if (target.port !== undefined) e.port = target.port;

@@ -273,6 +273,24 @@ export class SocketDuplex extends Duplex {
     return this.socket.remoteAddress;
   }
 
+  /** True over TLS (node:http reads it, as frameworks do to tell https). */
+  get encrypted(): boolean {
+    return this.socket.encrypted;
+  }
+
+  /** TLS: as the socket's (node:tls's fields). */
+  get authorized(): boolean {
+    return this.socket.authorized;
+  }
+
+  get alpnProtocol(): string | false {
+    return this.socket.alpnProtocol;
+  }
+
+  getPeerCertificate(): ReturnType<Socket['getPeerCertificate']> {
+    return this.socket.getPeerCertificate();
+  }
+
   get remotePort(): number | undefined {
     return this.socket.remotePort;
   }

@@ -17,9 +17,10 @@ import {
 } from '../core/validate';
 import { refuseWithPath, unixPathBytes } from './unix-path';
 import { SOCKET_OPTION_KEYS, validateSocketOptions, type SocketOptions } from './socket/options';
+import { handshakeTimeoutError, serverTls, type ServerTls, type TlsServerOptions } from './tls';
 
 /** Options of {@link createServer}. */
-export const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend'];
+export const SERVER_KEYS = [...SOCKET_OPTION_KEYS, 'backend', 'tls'];
 const LISTEN_KEYS = [
   'port',
   'host',
@@ -34,6 +35,12 @@ const LISTEN_KEYS = [
 export interface ServerOptions extends SocketOptions {
   /** `'auto'` (default), `'io_uring'` or `'epoll'`; `ZEROSOCK_BACKEND` decides for `auto`. */
   backend?: 'auto' | 'io_uring' | 'epoll';
+  /**
+   * TLS (node:tls's server options): each connection is handed out ('connection' and
+   * 'secureConnection') once its handshake is over; a failed handshake is 'tlsClientError'
+   * (err, socket) and the server keeps serving.
+   */
+  tls?: TlsServerOptions;
 }
 
 /** Options of {@link Server.listen}. */
@@ -64,6 +71,10 @@ export class Server extends EventEmitter implements ListenerSink {
   private closing: Promise<void> | null = null;
   private closedResolve: (() => void) | null = null;
   private readonly connections = new Set<Socket>();
+  /** TLS: the server's config; null for plain TCP. */
+  private readonly tls: ServerTls | null;
+  /** TLS connections whose handshake runs (not handed out yet). */
+  private readonly handshaking = new Set<Socket>();
   /** The Unix socket name listened on (what `address()` returns), or null for TCP. */
   private path: string | null = null;
   private referenced = true;
@@ -73,7 +84,8 @@ export class Server extends EventEmitter implements ListenerSink {
   constructor(options: ServerOptions = {}, onConnection?: (socket: Socket) => void) {
     super();
     this.options = validateSocketOptions(validateOptions<ServerOptions>(options, SERVER_KEYS));
-    engineFor(this.options.backend); // validates the backend now, not at listen()
+    const engine = engineFor(this.options.backend); // validates the backend now, not at listen()
+    this.tls = options.tls === undefined ? null : serverTls(options.tls, engine);
     if (onConnection !== undefined) this.on('connection', onConnection);
   }
 
@@ -143,6 +155,7 @@ export class Server extends EventEmitter implements ListenerSink {
     if (opts.signal?.aborted) throw abortError(opts.signal);
     const engine = engineFor(this.options.backend);
     const id = bind(engine);
+    if (this.tls !== null) engine.native.setTls(id, this.tls.config(engine));
     this.engine = engine;
     this.id = id;
     engine.attach(id, this); // the native listen already submitted the first accept
@@ -206,6 +219,7 @@ export class Server extends EventEmitter implements ListenerSink {
       this.closedResolve = resolve;
     });
     engine.submit(Sub.Close, this.id);
+    for (const s of this.handshaking) s.destroy(); // never handed out: nobody else would
     return this.closing;
   }
 
@@ -249,8 +263,32 @@ export class Server extends EventEmitter implements ListenerSink {
       sock.destroy();
       return;
     }
+    if (this.tls !== null) return this.handshake(sock, this.tls.handshakeTimeoutMs);
+    this.handOut(sock);
+  }
+
+  private handOut(sock: Socket): void {
     this.emit('connection', sock);
     publishServerSocket(sock, this); // after 'connection', like node:net's net.server.socket
+  }
+
+  /** TLS: the socket is handed out once its handshake is over. */
+  private handshake(sock: Socket, timeoutMs: number): void {
+    this.handshaking.add(sock);
+    const timer = setTimeout(() => sock.abortHandshake(handshakeTimeoutError()), timeoutMs);
+    timer.unref();
+    sock.startTls(true, (err) => {
+      clearTimeout(timer);
+      this.handshaking.delete(sock);
+      if (err !== undefined || this.closing !== null) {
+        sock.destroy();
+        if (err !== undefined && (err as { code?: string }).code !== 'ERR_ZEROSOCK_SOCKET_CLOSED')
+          this.emit('tlsClientError', err, sock);
+        return;
+      }
+      this.emit('secureConnection', sock);
+      this.handOut(sock);
+    });
   }
 
   /** @internal Engine event: the listener failed. */

@@ -12,6 +12,8 @@
 import { EventEmitter } from 'node:events';
 import { Engine, Sub, type SocketSink } from '../core/engine';
 import { assertNotInFlight } from '../mem/lent-memory';
+import { ZerosockError } from '../core/errors';
+import { systemError } from '../core/system-error';
 import { DUPLEX_KEYS, SocketDuplex, type DuplexOptions } from './duplex';
 import { validateOptions } from '../core/validate';
 import { Addresses, type Address } from './socket/addresses';
@@ -20,6 +22,7 @@ import { defaultBusyPollUs, type SocketOptions } from './socket/options';
 import { Receiver } from './socket/receiver';
 import { Sender } from './socket/sender';
 import { SocketCounters, type SocketStats } from './socket/stats';
+import { TlsState, type PeerCertificate } from './tls';
 import {
   ZeroCopy,
   emptyZeroCopyStats,
@@ -48,6 +51,10 @@ export class Socket extends EventEmitter implements SocketSink {
    * caller's continuation had its turn to add listeners; null when not holding.
    */
   private held: Array<() => void> | null = null;
+  /** TLS: the session's state; null on a plain TCP socket. */
+  private tls: TlsState | null = null;
+  /** TLS: told once when the handshake ends (with the error if it failed, or the socket closed first). */
+  private onHandshake: ((err?: Error) => void) | null = null;
 
   /** @internal */
   constructor(engine: Engine, id: number, options: SocketOptions = {}) {
@@ -116,6 +123,92 @@ export class Socket extends EventEmitter implements SocketSink {
 
   get localPort(): number | undefined {
     return this.address()?.port;
+  }
+
+  /** True on a TLS socket (node:tls's `encrypted`). */
+  get encrypted(): boolean {
+    return this.tls !== null;
+  }
+
+  /** TLS: the peer's certificate verified (false on a server that did not ask for one). */
+  get authorized(): boolean {
+    return this.tls?.authorized ?? false;
+  }
+
+  /** TLS: why the peer's certificate did not verify: node:tls's code (a string), or null. */
+  get authorizationError(): string | null {
+    return this.tls?.authorizationError ?? null;
+  }
+
+  /** TLS: the protocol ALPN chose, or `false`. */
+  get alpnProtocol(): string | false {
+    return this.tls?.alpnProtocol ?? false;
+  }
+
+  /** TLS: `'TLSv1.3'` or `'TLSv1.2'` (null before the handshake or without TLS). */
+  getProtocol(): string | null {
+    return this.tls?.protocol ?? null;
+  }
+
+  /** TLS: the cipher suite, `{ name, standardName, version }` (null without TLS). */
+  getCipher(): { name: string; standardName: string; version: string } | null {
+    return this.tls?.cipher ?? null;
+  }
+
+  /** TLS: the peer's certificate in node:tls's shape (`{}` without one, null without TLS). */
+  getPeerCertificate(): PeerCertificate | Record<string, never> | null {
+    if (this.tls === null || this.life.closed) return this.tls === null ? null : {};
+    return this.tls.peerCertificate();
+  }
+
+  /**
+   * @internal Makes this socket TLS (the engine has its session); `done` is told once when
+   * the handshake ends: without an argument when it succeeded.
+   */
+  startTls(isServer: boolean, done: (err?: Error) => void): void {
+    this.tls = new TlsState(this.engine, this.id, isServer);
+    this.onHandshake = done;
+  }
+
+  /** @internal Engine event: the TLS handshake is over. */
+  onTlsReady(): void {
+    if (this.tls === null) return;
+    this.tls.refresh();
+    this.tls.ready = true;
+    this.handshakeEnded();
+    if (!this.tls.isServer) this.onConnected();
+  }
+
+  /** @internal Engine event: the TLS session failed. */
+  onTlsFailed(): void {
+    if (this.tls === null) return;
+    const err = this.tls.failure();
+    if (this.held !== null) this.held.push(() => this.life.fail(err));
+    else if (!this.tls.ready) this.failHandshake(err);
+    else this.life.fail(err);
+  }
+
+  /**
+   * The TLS handshake failed (or the connection went first): a server's waiter hears of it
+   * ('tlsClientError': the socket was never handed out), a pending `connect()` rejects.
+   */
+  private failHandshake(err: Error): void {
+    const server = this.tls?.isServer === true;
+    if (!this.handshakeEnded(err) || !server) this.life.fail(err);
+  }
+
+  /** @internal The TLS handshake took too long (the server's `handshakeTimeout`). */
+  abortHandshake(err: Error): void {
+    if (this.tls !== null && !this.tls.ready) this.failHandshake(err);
+  }
+
+  /** Tells the handshake's waiter (once); false if nobody waited. */
+  private handshakeEnded(err?: Error): boolean {
+    const done = this.onHandshake;
+    if (done === null) return false;
+    this.onHandshake = null;
+    done(err);
+    return true;
   }
 
   /** Local address, like `net.Socket#address()`. */
@@ -259,6 +352,7 @@ export class Socket extends EventEmitter implements SocketSink {
 
   /** @internal Engine event: connect() finished. */
   onConnected(): void {
+    if (this.tls !== null && !this.tls.ready) return; // connect() resolves after the handshake
     const cb = this.life.takeConnectCallback();
     if (cb === null) return;
     // `await connect()` resumes the caller after this walk: an EOF, reset or close that
@@ -270,12 +364,22 @@ export class Socket extends EventEmitter implements SocketSink {
 
   /** @internal Engine event: the peer's FIN. */
   onEof(): void {
+    if (this.tls !== null && !this.tls.ready) {
+      const err = new Error(
+        'Client network socket disconnected before secure TLS connection was established',
+      );
+      return this.failHandshake(Object.assign(err, { code: 'ECONNRESET' }));
+    }
     if (this.held !== null) this.held.push(() => this.onEof());
     else if (!this.receiver.deferEof()) this.life.onEof();
   }
 
   /** @internal Engine event: the socket failed. */
   onError(errno: number, syscall: string): void {
+    if (this.tls !== null && !this.tls.ready) {
+      const peer = this.addresses.knownRemote;
+      return this.failHandshake(systemError(errno, syscall, peer?.address, peer?.port));
+    }
     if (this.held !== null) this.held.push(() => this.onError(errno, syscall));
     else this.life.onError(errno, syscall, this.addresses.knownRemote);
   }
@@ -305,6 +409,9 @@ export class Socket extends EventEmitter implements SocketSink {
   /** The engine closed the socket: every part lets go, then 'close'. */
   private closeNow(): void {
     if (!this.life.close()) return;
+    this.handshakeEnded(
+      new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', 'closed during the TLS handshake'),
+    );
     this.receiver.releaseBacklog();
     this.zc?.onClosed();
     this.engine.detach(this.id);

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Duration;
 use zerosock_uring::{BackendChoice, SockAddr};
-use zerosock_wire::stats::{values, ENGINE_STATS};
+use zerosock_wire::stats::{values, DEBT_STATS, ENGINE_STATS};
 use zerosock_wire::uv::UvHook;
 use zerosock_wire::{Session, SessionOptions};
 
@@ -36,21 +36,6 @@ pub struct AddressInfo {
     pub family: String,
     /// The port.
     pub port: u32,
-}
-
-/// What the engine owes a submit (`Engine::debt()`).
-#[napi(object)]
-pub struct SubmitDebtInfo {
-    /// Sockets whose queue (or FIN) waits to be written.
-    pub dirty_sockets: u32,
-    /// Bytes queued on them.
-    pub queued_bytes: f64,
-    /// SQEs not yet submitted (io_uring).
-    pub sqes: u32,
-    /// Events waiting with no wake-up announcing them.
-    pub unannounced_events: u32,
-    /// Sockets with unreported zerocopy completions.
-    pub zerocopy_done: u32,
 }
 
 /// The native engine for one JS thread.
@@ -277,6 +262,49 @@ impl NativeEngine {
         st.session.connect(addr).map_err(to_napi)
     }
 
+    /// Builds a TLS config from the JSON of ts/net/tls.ts (`server`: for listeners).
+    #[napi]
+    pub fn tls_config(&self, json: String, server: bool) -> Result<u32> {
+        let mut st = self.state.borrow_mut();
+        st.session.tls_config(&json, server).map_err(to_napi)
+    }
+
+    /// Config `config` on a listener, or on a connecting socket checked against `servername`.
+    #[napi]
+    pub fn set_tls(&self, id: u32, config: u32, servername: Option<String>) -> Result<()> {
+        let mut st = self.state.borrow_mut();
+        st.session
+            .set_tls(id, config, servername.as_deref())
+            .map_err(to_napi)
+    }
+
+    /// A TLS connection's state as JSON (`TlsInfo` of ts/net/tls.ts); null if not TLS.
+    #[napi]
+    pub fn tls_info(&self, id: u32) -> Option<String> {
+        self.state
+            .borrow()
+            .session
+            .engine()
+            .tls_session(id)
+            .map(|s| s.info_json())
+    }
+
+    /// The TLS peer's certificate chain as sent (DER, leaf first).
+    #[napi]
+    pub fn peer_certificates(&self, id: u32) -> Vec<Buffer> {
+        let st = self.state.borrow();
+        let chain = st
+            .session
+            .engine()
+            .tls_session(id)
+            .and_then(|s| s.peer_certificates());
+        chain
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.to_vec().into())
+            .collect()
+    }
+
     /// The local address of a socket or listener (null on a Unix socket).
     #[napi]
     pub fn local_address(&self, id: u32) -> Result<Option<AddressInfo>> {
@@ -329,16 +357,10 @@ impl NativeEngine {
 
     /// What the engine holds that only a submit hands to the kernel (all zero right after a
     /// `flush`): for diagnostics of a stranded submit.
-    #[napi]
-    pub fn submit_debt(&self) -> SubmitDebtInfo {
+    #[napi(ts_return_type = "import('./records.generated').NativeSubmitDebt")]
+    pub fn submit_debt(&self) -> BTreeMap<&'static str, f64> {
         let d = self.state.borrow_mut().session.engine_mut().debt();
-        SubmitDebtInfo {
-            dirty_sockets: d.dirty_sockets as u32,
-            queued_bytes: d.queued_bytes as f64,
-            sqes: d.sqes as u32,
-            unannounced_events: d.unannounced_events as u32,
-            zerocopy_done: d.zerocopy_done as u32,
-        }
+        values(DEBT_STATS, &d).collect()
     }
 
     /// Lends the memory of `data` to the next `SEND_ZC` record (region -1, offset = the returned

@@ -17,9 +17,8 @@ use crate::shared_mem::array_buffer;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::collections::BTreeMap;
-use zerosock_pool::{Pool, PoolConfig, SizeClass};
 use zerosock_wire::cache_block::{handle, PoolHandle, CACHE_PAIRS, CLASS};
-use zerosock_wire::stats::{values, PoolClassSources, POOL_STATS};
+use zerosock_wire::stats::{values, POOL_STATS};
 
 /// Options of a `NativeBufferPool` (checked by `zerosock_pool`: `ERR_ZEROSOCK_POOL_CONFIG`).
 #[napi(object)]
@@ -51,17 +50,11 @@ impl NativeBufferPool {
     /// Errors: `ERR_ZEROSOCK_POOL_CONFIG` (bad size, count or maxCount), `ERR_ZEROSOCK_POOL_MMAP`.
     #[napi(constructor)]
     pub fn new(options: NativeBufferPoolOptions) -> Result<Self> {
-        let pool = Pool::new(PoolConfig {
-            classes: vec![SizeClass {
-                size: options.size as usize,
-                count: options.count,
-                max_count: options.max_count,
-            }],
-            populate: options.populate.unwrap_or(false),
-        })
-        .map_err(to_napi)?;
+        let o = options;
+        let populate = o.populate.unwrap_or(false);
+        let handle = PoolHandle::one_class(o.size as usize, o.count, o.max_count, populate);
         Ok(NativeBufferPool {
-            handle: PoolHandle::new(pool),
+            handle: handle.map_err(to_napi)?,
         })
     }
 
@@ -70,13 +63,9 @@ impl NativeBufferPool {
     /// Errors: `ERR_INVALID_ARG_VALUE` when no live pool has that id.
     #[napi(factory)]
     pub fn attach(id: f64) -> Result<Self> {
-        let pool = (id.fract() == 0.0 && id >= 1.0 && id < u64::MAX as f64)
-            .then(|| Pool::attach(id as u64))
-            .flatten()
-            .ok_or_else(|| invalid(format!("no live buffer pool has id {id}")))?;
-        Ok(NativeBufferPool {
-            handle: PoolHandle::new(pool),
-        })
+        let handle = PoolHandle::attach(id);
+        let handle = handle.ok_or_else(|| invalid(format!("no live buffer pool has id {id}")))?;
+        Ok(NativeBufferPool { handle })
     }
 
     /// The pool's process-wide id, for `attach` on another thread.
@@ -122,15 +111,8 @@ impl NativeBufferPool {
         env: &'env Env,
         region: u32,
     ) -> Result<ArrayBuffer<'env>> {
+        let info = self.handle.take_region(region).map_err(invalid)?;
         let pool = self.handle.pool().clone();
-        let info = pool
-            .regions()
-            .into_iter()
-            .find(|r| r.class == CLASS && r.region == region)
-            .ok_or_else(|| invalid(format!("region {region} is not mapped")))?;
-        if !self.handle.wrap_region(region) {
-            return Err(invalid(format!("region {region} was already handed to JS")));
-        }
         // SAFETY: the region stays mapped while any clone of the pool lives; the finalizer owns
         // `pool`, so the memory outlives the ArrayBuffer. JS touches only buffers it holds.
         unsafe { ArrayBuffer::from_external(env, info.base, info.len, pool, |_, k| drop(k)) }
@@ -201,11 +183,6 @@ impl NativeBufferPool {
     /// Pool-wide counters.
     #[napi(ts_return_type = "import('./records.generated').NativeBufferPoolStats")]
     pub fn stats(&self) -> BTreeMap<&'static str, f64> {
-        let s = self.handle.pool().stats();
-        let source = PoolClassSources {
-            class: s.classes.first().cloned().unwrap_or_default(),
-            owners: s.owners,
-        };
-        values(POOL_STATS, &source).collect()
+        values(POOL_STATS, &self.handle.stats_source()).collect()
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::CertificateDer;
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
@@ -98,7 +99,14 @@ pub struct ServerConfig {
     /// Set when `request_cert`: verifies the client's chain after the handshake.
     pub(crate) client_verifier: Option<Arc<dyn ClientCertVerifier>>,
     pub(crate) reject_unauthorized: bool,
+    /// The `ca` certificates as given (see [`Anchors`]).
+    pub(crate) anchors: Anchors,
 }
+
+/// The `ca` certificates as given: a peer whose certificate is one of them is trusted as
+/// itself (OpenSSL's rule, which node:tls users rely on: a self-signed server certificate
+/// given as the client's `ca`), even though webpki refuses a CA certificate as a leaf.
+pub(crate) type Anchors = Arc<Vec<CertificateDer<'static>>>;
 
 /// A built client config.
 #[derive(Clone, Debug)]
@@ -106,6 +114,7 @@ pub struct ClientConfig {
     pub(crate) rustls: Arc<rustls::ClientConfig>,
     pub(crate) verifier: Arc<WebPkiServerVerifier>,
     pub(crate) reject_unauthorized: bool,
+    pub(crate) anchors: Anchors,
 }
 
 fn certified_key(cert: &[u8], key: &[u8]) -> Result<Arc<CertifiedKey>, TlsError> {
@@ -117,6 +126,13 @@ fn certified_key(cert: &[u8], key: &[u8]) -> Result<Arc<CertifiedKey>, TlsError>
             rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch,
             e => TlsError::UnsupportedKey(e.to_string()),
         })
+}
+
+fn anchors(ca: Option<&[u8]>) -> Result<Anchors, TlsError> {
+    Ok(Arc::new(match ca {
+        Some(pem) => pem::certs(pem, "ca")?,
+        None => Vec::new(),
+    }))
 }
 
 fn roots(ca: Option<&[u8]>) -> Result<Arc<RootCertStore>, TlsError> {
@@ -205,6 +221,7 @@ impl ServerConfig {
             rustls: Arc::new(cfg),
             client_verifier,
             reject_unauthorized: o.reject_unauthorized,
+            anchors: anchors(o.ca)?,
         })
     }
 }
@@ -240,6 +257,7 @@ impl ClientConfig {
             rustls: Arc::new(cfg),
             verifier,
             reject_unauthorized: o.reject_unauthorized,
+            anchors: anchors(o.ca)?,
         })
     }
 }

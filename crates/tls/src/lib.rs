@@ -7,6 +7,7 @@
 //!   as one record per 16 KiB of the batch;
 //! - [`TlsError`] / [`CertError`]: errors whose `code()` is node:tls's code;
 //! - [`PeerCertificate`]: `getPeerCertificate()`'s fields in node's formats;
+//! - `json`: the configs from the JS API's JSON ([`ServerConfig::from_json`]);
 //! - [`records`]: record headers (counting records, finding record boundaries).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -14,6 +15,7 @@
 
 mod config;
 mod error;
+mod json;
 mod peer;
 pub mod pem;
 mod provider;

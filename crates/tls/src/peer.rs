@@ -90,6 +90,13 @@ pub(crate) fn subject_alt_names_der(der: &[u8]) -> Option<String> {
     subject_alt_names(&cert)
 }
 
+/// The validity period of a DER certificate (not before, not after) in Unix seconds.
+pub(crate) fn validity_der(der: &[u8]) -> Option<(i64, i64)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let v = cert.validity();
+    Some((v.not_before.timestamp(), v.not_after.timestamp()))
+}
+
 /// Subject and issuer of a DER certificate, as raw DER names (for chain classification).
 pub(crate) fn names_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;

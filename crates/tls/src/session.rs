@@ -24,6 +24,7 @@ use rustls::unbuffered::{
 };
 use rustls::{CommonState, ProtocolVersion};
 
+use crate::config::Anchors;
 use crate::error::CertError;
 use crate::records::{self, MAX_RECORD_OVERHEAD, MAX_RECORD_PLAINTEXT};
 use crate::{verify, ClientConfig, PeerCertificate, ServerConfig, TlsError};
@@ -52,10 +53,12 @@ enum PeerCheck {
         verifier: Arc<WebPkiServerVerifier>,
         name: ServerName<'static>,
         reject: bool,
+        anchors: Anchors,
     },
     Server {
         verifier: Option<Arc<dyn ClientCertVerifier>>,
         reject: bool,
+        anchors: Anchors,
     },
 }
 
@@ -446,6 +449,7 @@ impl TlsSession {
             verifier: config.verifier.clone(),
             name,
             reject: config.reject_unauthorized,
+            anchors: config.anchors.clone(),
         };
         let mut s = Self::new(Conn::Client(Box::new(conn)), peer);
         s.advance(&mut [])?;
@@ -459,6 +463,7 @@ impl TlsSession {
         let peer = PeerCheck::Server {
             verifier: config.client_verifier.clone(),
             reject: config.reject_unauthorized,
+            anchors: config.anchors.clone(),
         };
         Ok(Self::new(Conn::Server(Box::new(conn)), peer))
     }
@@ -656,18 +661,24 @@ impl TlsSession {
                 verifier,
                 name,
                 reject,
+                anchors,
             } => (
                 Some(verify::verify_server(
                     verifier,
                     chain.as_deref().unwrap_or_default(),
                     name,
+                    anchors,
                 )),
                 *reject,
             ),
             PeerCheck::Server {
                 verifier: Some(v),
                 reject,
-            } => (Some(verify::verify_client(&**v, chain.as_deref())), *reject),
+                anchors,
+            } => (
+                Some(verify::verify_client(&**v, chain.as_deref(), anchors)),
+                *reject,
+            ),
             // no requestCert: node leaves `authorized` false on the server side
             PeerCheck::Server { verifier: None, .. } => (None, false),
         };
@@ -685,13 +696,15 @@ impl TlsSession {
             }
             None => {}
         }
+        // An end() during the handshake comes after what was written before it.
+        let close = std::mem::take(&mut self.close_requested);
         if !self.pending_plain.is_empty() {
             let pending = std::mem::take(&mut self.pending_plain);
             let mut out = Vec::new();
             self.write_plaintext_vec(&[&pending], &mut out)?;
             self.outgoing.extend_from_slice(&out);
         }
-        if self.close_requested {
+        if close {
             self.end()?;
         }
         Ok(())

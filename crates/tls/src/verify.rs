@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
+use crate::config::Anchors;
 use crate::error::{CertError, CertErrorCode};
 use crate::peer;
 
@@ -118,14 +119,42 @@ pub(crate) fn verify_server(
     verifier: &WebPkiServerVerifier,
     chain: &[CertificateDer<'static>],
     name: &ServerName<'static>,
+    anchors: &Anchors,
 ) -> Result<(), CertError> {
     let (leaf, intermediates) = chain
         .split_first()
         .ok_or(CertError::new(CertErrorCode::UnableToGetIssuer))?;
-    verifier
-        .verify_server_cert(leaf, intermediates, name, &[], UnixTime::now())
-        .map(|_| ())
-        .map_err(|e| classify(e, chain, Some(name)))
+    match verifier.verify_server_cert(leaf, intermediates, name, &[], UnixTime::now()) {
+        Ok(_) => Ok(()),
+        Err(_) if anchors.contains(leaf) => trusted_leaf(leaf, chain, Some(name)),
+        Err(e) => Err(classify(e, chain, Some(name))),
+    }
+}
+
+/// A peer certificate that is itself one of the `ca` certificates: trusted as given (see
+/// [`Anchors`]); its validity period and (for a server) its names are still checked.
+fn trusted_leaf(
+    leaf: &CertificateDer<'static>,
+    chain: &[CertificateDer<'static>],
+    name: Option<&ServerName<'static>>,
+) -> Result<(), CertError> {
+    let now = UnixTime::now().as_secs() as i64;
+    match peer::validity_der(leaf) {
+        Some((from, _)) if now < from => return Err(CertError::new(CertErrorCode::NotYetValid)),
+        Some((_, to)) if now > to => return Err(CertError::new(CertErrorCode::HasExpired)),
+        Some(_) => {}
+        None => return Err(CertError::new(CertErrorCode::Rejected)),
+    }
+    let Some(name) = name else {
+        return Ok(());
+    };
+    let valid = webpki::EndEntityCert::try_from(leaf)
+        .is_ok_and(|c| c.verify_is_valid_for_subject_name(name).is_ok());
+    if valid {
+        Ok(())
+    } else {
+        Err(altname_error(chain, Some(name)))
+    }
 }
 
 /// Verifies a client's chain (server side with `requestCert`, after the handshake). No chain:
@@ -133,14 +162,17 @@ pub(crate) fn verify_server(
 pub(crate) fn verify_client(
     verifier: &dyn ClientCertVerifier,
     chain: Option<&[CertificateDer<'static>]>,
+    anchors: &Anchors,
 ) -> Result<(), CertError> {
     let Some((leaf, intermediates)) = chain.and_then(|c| c.split_first()) else {
         return Err(CertError::new(CertErrorCode::UnableToGetIssuer));
     };
-    verifier
-        .verify_client_cert(leaf, intermediates, UnixTime::now())
-        .map(|_| ())
-        .map_err(|e| classify(e, chain.unwrap_or_default(), None))
+    let chain = chain.unwrap_or_default();
+    match verifier.verify_client_cert(leaf, intermediates, UnixTime::now()) {
+        Ok(_) => Ok(()),
+        Err(_) if anchors.contains(leaf) => trusted_leaf(leaf, chain, None),
+        Err(e) => Err(classify(e, chain, None)),
+    }
 }
 
 /// webpki's error to node:tls's code. An unknown issuer is told apart the way OpenSSL does,
@@ -169,6 +201,9 @@ fn classify(
         | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => K::SignatureFailure,
         C::InvalidPurpose | C::InvalidPurposeContext { .. } => K::InvalidPurpose,
         C::UnknownIssuer => unknown_issuer(chain),
+        // webpki refuses a CA certificate as the leaf (CaUsedAsEndEntity, reported as Other):
+        // OpenSSL, trusting no such root, calls a self-issued one self-signed
+        C::Other(_) if unknown_issuer(chain) == K::DepthZeroSelfSigned => K::DepthZeroSelfSigned,
         _ => K::Rejected,
     };
     CertError::new(kind)

@@ -183,6 +183,22 @@ fn writes_before_the_handshake_go_after_it() {
 }
 
 #[test]
+fn end_during_the_handshake_sends_the_early_writes_first() {
+    let ca = ca("Test CA");
+    let srv = leaf(&ca, &["localhost"]);
+    let mut c = TlsSession::client(&client_config(&ca.pem), "localhost").unwrap();
+    let s = TlsSession::server(&server_config(&srv)).unwrap();
+    let mut first = Vec::new();
+    c.write_plaintext_vec(&[b"early ", b"words"], &mut first).unwrap();
+    c.end().unwrap();
+    let mut p = Pair::new(c, s);
+    p.s.read_tls_vec(&mut first, &mut Vec::new()).unwrap();
+    p.run().unwrap();
+    assert_eq!(p.s_plain, b"early words");
+    assert!(p.s.is_peer_closed(), "close_notify after the data");
+}
+
+#[test]
 fn close_notify_both_ways() {
     let ca = ca("Test CA");
     let srv = leaf(&ca, &["localhost"]);

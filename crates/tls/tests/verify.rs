@@ -347,3 +347,28 @@ fn config_errors_have_nodes_codes() {
     let bad_name = TlsSession::client(&client_config(&ss.cert), "not a name!").unwrap_err();
     assert_eq!(bad_name.code(), "ERR_INVALID_ARG_VALUE");
 }
+
+/// What `openssl req -x509` makes (basicConstraints CA:TRUE on the server's own certificate):
+/// webpki refuses a CA certificate as a leaf, OpenSSL and so node:tls trust it when it is
+/// given as `ca`, and call it self-signed otherwise.
+#[test]
+fn ca_flagged_self_signed_leaf_is_trusted_as_given() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = leaf_params(&["localhost", "127.0.0.1"]);
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = p.self_signed(&key).unwrap();
+    let ss = Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    };
+    assert_eq!(codes(Some(&ss.cert), &ss, "localhost"), (None, None));
+    assert_eq!(codes(Some(&ss.cert), &ss, "127.0.0.1"), (None, None));
+    // the names are still checked, and without `ca` it is self-signed
+    let (strict, _) = codes(Some(&ss.cert), &ss, "other.example");
+    assert_eq!(strict.as_deref(), Some("ERR_TLS_CERT_ALTNAME_INVALID"));
+    let other = ca("Somebody else");
+    assert_eq!(
+        codes(Some(&other.pem), &ss, "localhost"),
+        both("DEPTH_ZERO_SELF_SIGNED_CERT")
+    );
+}

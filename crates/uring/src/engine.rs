@@ -14,6 +14,16 @@ use crate::event::{EngineStats, Event};
 use std::os::fd::RawFd;
 use std::time::Duration;
 use zerosock_pool::BufHandle;
+use zerosock_tls::{ClientConfig, ServerConfig, TlsSession};
+
+/// The TLS pass over the events a poll appended (`out[start..]`, see core/tls.rs); submits
+/// at once what it queued (handshake replies, alerts). Returns the events appended.
+fn tls_pass<B: Backend>(c: &mut Core<B>, out: &mut Vec<Event>, start: usize) -> usize {
+    if c.tls_events(out, start) {
+        let _ = B::submit(c);
+    }
+    out.len() - start
+}
 
 /// The engine on the backend it was built with (one match per call; no trait object).
 enum Imp {
@@ -324,9 +334,18 @@ impl Engine {
     /// calls this at the end of each tick saves the wake-up `submit()` may cost. Submitting
     /// may take a second io_uring_enter when completions queued follow-up work (a partial send).
     pub fn submit_and_collect(&mut self, out: &mut Vec<Event>) -> Result<usize, SysError> {
+        let start = out.len();
         match &mut self.imp {
-            Imp::Uring(c) => UringBackend::submit_and_collect(c, out),
-            Imp::Epoll(c) => EpollBackend::submit_and_collect(c, out),
+            Imp::Uring(c) => {
+                let r = UringBackend::submit_and_collect(c, out);
+                tls_pass(c, out, start);
+                r
+            }
+            Imp::Epoll(c) => {
+                let r = EpollBackend::submit_and_collect(c, out);
+                tls_pass(c, out, start);
+                r
+            }
         }
     }
 
@@ -334,17 +353,72 @@ impl Engine {
     /// `max` events to `out`. Returns the number appended. Clears the notify fd (and sets it
     /// again if work is left over).
     pub fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> usize {
+        let start = out.len();
         match &mut self.imp {
-            Imp::Uring(c) => UringBackend::poll(c, out, max),
-            Imp::Epoll(c) => EpollBackend::poll(c, out, max),
+            Imp::Uring(c) => {
+                UringBackend::poll(c, out, max);
+                tls_pass(c, out, start)
+            }
+            Imp::Epoll(c) => {
+                EpollBackend::poll(c, out, max);
+                tls_pass(c, out, start)
+            }
         }
     }
 
     /// Like [`poll`](Engine::poll) but blocks up to `timeout` for at least one event.
     pub fn wait(&mut self, timeout: Duration, out: &mut Vec<Event>) -> usize {
+        let start = out.len();
         match &mut self.imp {
-            Imp::Uring(c) => c.wait(timeout, out),
-            Imp::Epoll(c) => c.wait(timeout, out),
+            Imp::Uring(c) => {
+                c.wait(timeout, out);
+                tls_pass(c, out, start)
+            }
+            Imp::Epoll(c) => {
+                c.wait(timeout, out);
+                tls_pass(c, out, start)
+            }
+        }
+    }
+
+    /// Connections listener `id` accepts from now on speak TLS as servers with `config`:
+    /// `Accepted` comes at once, then `TlsReady` (or `TlsFailed`) when the handshake ends;
+    /// `Data` is plaintext and `Sent` counts plaintext bytes. Errors: `BadSocket`,
+    /// `SocketClosed`, `WrongSocketKind` (not a listener).
+    pub fn set_tls_server(
+        &mut self,
+        id: SocketId,
+        config: ServerConfig,
+    ) -> Result<(), EngineError> {
+        match &mut self.imp {
+            Imp::Uring(c) => c.set_tls_server(id, config),
+            Imp::Epoll(c) => c.set_tls_server(id, config),
+        }
+    }
+
+    /// Stream `id` (just made by `connect()`, nothing sent yet) speaks TLS as a client of
+    /// `servername`: the ClientHello goes out when it connects; `TlsReady` or `TlsFailed`
+    /// follows `Connected`. Sends before `TlsReady` go out right after the handshake. Errors:
+    /// `Tls` (a servername that is neither a DNS name nor an IP address), `InvalidArgument`
+    /// (already TLS, or bytes were sent), those of [`send`](Engine::send).
+    pub fn set_tls_client(
+        &mut self,
+        id: SocketId,
+        config: &ClientConfig,
+        servername: &str,
+    ) -> Result<(), EngineError> {
+        match &mut self.imp {
+            Imp::Uring(c) => c.set_tls_client(id, config, servername),
+            Imp::Epoll(c) => c.set_tls_client(id, config, servername),
+        }
+    }
+
+    /// The TLS session of connection `id` (None: not TLS, or unknown): whether the peer is
+    /// authorized, ALPN, protocol, the peer's certificates, the error that ended it.
+    pub fn tls_session(&self, id: SocketId) -> Option<&TlsSession> {
+        match &self.imp {
+            Imp::Uring(c) => c.tls_session(id),
+            Imp::Epoll(c) => c.tls_session(id),
         }
     }
 

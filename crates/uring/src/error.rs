@@ -118,6 +118,9 @@ pub enum EngineError {
     BackendUnavailable(String),
     /// The buffer pool refused (exhausted, bad handle, ...); code is the pool's.
     Pool(PoolError),
+    /// A TLS failure: a config that cannot be built, or a session that failed (its code is
+    /// node:tls's, e.g. `ERR_OSSL_PEM_NO_START_LINE`, `DEPTH_ZERO_SELF_SIGNED_CERT`).
+    Tls(zerosock_tls::TlsError),
 }
 
 impl EngineError {
@@ -131,6 +134,7 @@ impl EngineError {
             EngineError::InvalidArgument(_) => "ERR_ZEROSOCK_INVALID_ARGUMENT",
             EngineError::BackendUnavailable(_) => "ERR_ZEROSOCK_BACKEND_UNAVAILABLE",
             EngineError::Pool(e) => e.code(),
+            EngineError::Tls(e) => e.code(),
         }
     }
 }
@@ -147,6 +151,7 @@ impl fmt::Display for EngineError {
             EngineError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             EngineError::BackendUnavailable(why) => write!(f, "backend unavailable: {why}"),
             EngineError::Pool(e) => write!(f, "buffer pool: {e}"),
+            EngineError::Tls(e) => write!(f, "{e}"),
         }
     }
 }
@@ -164,6 +169,12 @@ impl std::error::Error for EngineError {
 impl From<SysError> for EngineError {
     fn from(e: SysError) -> Self {
         EngineError::Sys(e)
+    }
+}
+
+impl From<zerosock_tls::TlsError> for EngineError {
+    fn from(e: zerosock_tls::TlsError) -> Self {
+        EngineError::Tls(e)
     }
 }
 

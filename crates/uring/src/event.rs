@@ -56,6 +56,20 @@ pub enum Event {
         /// The (now stale) socket id.
         socket: SocketId,
     },
+    /// TLS: the handshake is over and the peer's certificate was checked (what came of it:
+    /// `Engine::tls_session`). Plaintext `Data` follows, and sends queued during the handshake
+    /// are on their way.
+    TlsReady {
+        /// The socket.
+        socket: SocketId,
+    },
+    /// TLS: the session failed — a refused certificate, an alert, bytes that are not TLS
+    /// (why: `Engine::tls_session(…).error()`). An alert for the peer, if any, is on its way;
+    /// nothing more is received or sent. Close the socket.
+    TlsFailed {
+        /// The socket.
+        socket: SocketId,
+    },
     /// Zerocopy sends `first..=last` (ids from `Engine::send_zerocopy`, consecutive per
     /// socket) are finished: all their bytes were handed to the kernel and the kernel let go of
     /// their memory (pool buffers are back; pinned memory may be reused). `copied` tells
@@ -99,6 +113,8 @@ impl Event {
             | Event::Data { socket, .. }
             | Event::Sent { socket, .. }
             | Event::Eof { socket }
+            | Event::TlsReady { socket }
+            | Event::TlsFailed { socket }
             | Event::Error { socket, .. }
             | Event::ZeroCopyDone { socket, .. }
             | Event::Mapped { socket, .. } => Some(socket),
@@ -189,4 +205,12 @@ pub struct EngineStats {
     /// Sockets that asked for zerocopy receive and got the plain path (io_uring backend, or
     /// the kernel refused the mapping).
     pub zc_recv_fallbacks: u64,
+    /// TLS handshakes finished (the peer checked).
+    pub tls_handshakes: u64,
+    /// TLS sessions that failed (refused certificate, alert, not TLS, no buffer).
+    pub tls_failures: u64,
+    /// Plaintext bytes encrypted for sending.
+    pub tls_plain_out: u64,
+    /// Plaintext bytes decrypted from what was received.
+    pub tls_plain_in: u64,
 }

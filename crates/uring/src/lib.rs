@@ -41,3 +41,5 @@ pub use event::{EngineStats, Event};
 pub use probe::{probe, Features, IoUringInfo, ProbeReport};
 pub use sys::open_fd_count;
 pub use zerosock_pool::{BufHandle, Pool, PoolConfig};
+/// TLS configs and sessions (crates/tls), as the engine uses them.
+pub use zerosock_tls as tls;

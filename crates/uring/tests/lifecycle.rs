@@ -139,8 +139,11 @@ fn connect_close_cycles(kind: BackendKind) {
                 }
                 Event::Sent { .. } | Event::Eof { .. } | Event::Error { .. } => {}
                 Event::Closed { .. } => closed += 1,
-                other @ (Event::ZeroCopyDone { .. } | Event::Mapped { .. }) => {
-                    panic!("no zerocopy here: {other:?}")
+                other @ (Event::ZeroCopyDone { .. }
+                | Event::Mapped { .. }
+                | Event::TlsReady { .. }
+                | Event::TlsFailed { .. }) => {
+                    panic!("no zerocopy or TLS here: {other:?}")
                 }
             }
             if connected && closed == 0 {

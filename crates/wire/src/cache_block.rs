@@ -8,7 +8,8 @@
 //! JS may corrupt the block: lengths are clamped and the pool refuses bad handles.
 
 use crate::shared_ints::SharedInts;
-use zerosock_pool::{BufHandle, LocalPool, Pool, PoolError};
+use crate::stats::PoolClassSources;
+use zerosock_pool::{BufHandle, LocalPool, Pool, PoolConfig, PoolError, RegionInfo, SizeClass};
 
 /// The one size class of a JS buffer pool.
 pub const CLASS: usize = 0;
@@ -68,17 +69,60 @@ impl PoolHandle {
         handle(self.cache.read(at), self.cache.read(at + 1))
     }
 
-    /// Marks region `region` as handed to JS; false if it was already (JS gets each once).
-    pub fn wrap_region(&mut self, region: u32) -> bool {
+    /// Maps a new pool of one class of `size`-byte buffers (`count` up front and per growth
+    /// step, at most `max_count`); the calling thread is its first owner. Errors: the pool's
+    /// (`ERR_ZEROSOCK_POOL_CONFIG`, `ERR_ZEROSOCK_POOL_MMAP`).
+    pub fn one_class(
+        size: usize,
+        count: u32,
+        max_count: Option<u32>,
+        populate: bool,
+    ) -> Result<PoolHandle, PoolError> {
+        let classes = vec![SizeClass {
+            size,
+            count,
+            max_count,
+        }];
+        Ok(Self::new(Pool::new(PoolConfig { classes, populate })?))
+    }
+
+    /// A handle on the live pool with process-wide id `id` (a JS number: `Pool::share`), for
+    /// the calling thread; None when no live pool has that id.
+    pub fn attach(id: f64) -> Option<PoolHandle> {
+        let whole = id.fract() == 0.0 && id >= 1.0 && id < u64::MAX as f64;
+        whole
+            .then(|| Pool::attach(id as u64))
+            .flatten()
+            .map(Self::new)
+    }
+
+    /// Region `region` of the pool, to hand to JS: once per handle. Errors say why not (not
+    /// mapped, or handed out already).
+    pub fn take_region(&mut self, region: u32) -> Result<RegionInfo, String> {
+        let info = self
+            .pool
+            .regions()
+            .into_iter()
+            .find(|r| r.class == CLASS && r.region == region);
+        let info = info.ok_or_else(|| format!("region {region} is not mapped"))?;
         let at = region as usize;
         if self.wrapped.get(at).copied().unwrap_or(false) {
-            return false;
+            return Err(format!("region {region} was already handed to JS"));
         }
         if self.wrapped.len() <= at {
             self.wrapped.resize(at + 1, false);
         }
         self.wrapped[at] = true;
-        true
+        Ok(info)
+    }
+
+    /// What `stats()` is read from ([`crate::stats::POOL_STATS`]).
+    pub fn stats_source(&self) -> PoolClassSources {
+        let s = self.pool.stats();
+        PoolClassSources {
+            class: s.classes.first().cloned().unwrap_or_default(),
+            owners: s.owners,
+        }
     }
 
     /// Acquires up to `n` buffers and pushes them onto the cache stack (updating its length);

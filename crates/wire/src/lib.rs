@@ -7,6 +7,7 @@
 //!   queue), publishes and settles submit debt, busy polling, counters;
 //! - [`cache_block`]: a JS buffer pool's handle and its shared cache block;
 //! - [`stats`]: every counter JS sees, named once in a table;
+//! - [`tls`]: TLS configs built from JS's JSON, by id;
 //! - [`Syscall`]: the syscall names error records carry, by index;
 //! - [`ts`]: ts/core/records.generated.ts, written from all of the above;
 //! - [`uv`]: hooks into Node's event loop (libuv, found with dlsym) that drive a session.
@@ -20,6 +21,7 @@ pub mod session;
 pub mod shared_ints;
 pub mod stats;
 pub mod syscall;
+pub mod tls;
 pub mod ts;
 pub mod uv;
 

@@ -44,6 +44,10 @@ pub enum EventKind {
     /// `[MAPPED, socket, window, chunk, len, token, 0]`: zerocopy receive mapped `len` bytes;
     /// give them back with `[RELEASE, 0, token, 0]` (handle hi 0 never names a pool buffer).
     Mapped = 9,
+    /// `[TLS_READY, socket]`: the TLS handshake is over (`tlsInfo` tells how it went).
+    TlsReady = 10,
+    /// `[TLS_FAILED, socket]`: the TLS session failed (`tlsInfo().error` says why).
+    TlsFailed = 11,
 }
 
 /// Submission kinds (JS → native), int 0 of a submission record.
@@ -74,7 +78,7 @@ pub enum SubmitKind {
 
 impl EventKind {
     /// Every kind, in value order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Accepted,
         EventKind::Connected,
         EventKind::Data,
@@ -84,6 +88,8 @@ impl EventKind {
         EventKind::Closed,
         EventKind::ZcDone,
         EventKind::Mapped,
+        EventKind::TlsReady,
+        EventKind::TlsFailed,
     ];
 }
 
@@ -94,7 +100,11 @@ impl EventKind {
     pub const fn fields(self) -> &'static [&'static str] {
         match self {
             EventKind::Accepted => &["socket"],
-            EventKind::Connected | EventKind::Eof | EventKind::Closed => &[],
+            EventKind::Connected
+            | EventKind::Eof
+            | EventKind::Closed
+            | EventKind::TlsReady
+            | EventKind::TlsFailed => &[],
             EventKind::Data => &["region", "byteOffset", "len", "handleLo", "handleHi"],
             EventKind::Sent => &["bytesLo", "bytesHi"],
             EventKind::Error => &["errno", "syscall"],
@@ -186,6 +196,8 @@ pub fn encode(ev: &Event, locate: Locate<'_>) -> Record {
             )
         }
         Event::Closed { socket } => (EventKind::Closed, [socket as i32, 0, 0, 0, 0, 0]),
+        Event::TlsReady { socket } => (EventKind::TlsReady, [socket as i32, 0, 0, 0, 0, 0]),
+        Event::TlsFailed { socket } => (EventKind::TlsFailed, [socket as i32, 0, 0, 0, 0, 0]),
         Event::ZeroCopyDone {
             socket,
             first,
@@ -307,6 +319,8 @@ mod tests {
                 },
                 vec![("window", 2), ("chunk", 8), ("len", 4096), ("token", 0)],
             ),
+            (Event::TlsReady { socket: 3 }, vec![]),
+            (Event::TlsFailed { socket: 3 }, vec![]),
         ];
         let mut seen = Vec::new();
         for (ev, want) in cases {

@@ -8,6 +8,7 @@ use crate::pins::Pins;
 use crate::records::{self, Record, SubmitKind, EVENT_RECORDS, RECORD_INTS, REPLY_INTS};
 use crate::shared_ints::SharedInts;
 use crate::stats::StatsSources;
+use crate::tls::TlsConfigs;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use zerosock_pool::{BufHandle, LentHandles, LocalPool, Pool, PoolConfig, PoolError, RegionInfo};
@@ -51,6 +52,7 @@ pub struct Session {
     busy: BusyPoll,
     /// Turns that returned to the event loop with work owed (see [`Session::settle`]).
     stranded: u64,
+    tls: TlsConfigs,
 }
 
 /// Region id and byte offset within the region of `offset` in buffer `h` (-1 if none).
@@ -94,6 +96,7 @@ impl Session {
             lent: LentHandles::new(),
             busy: BusyPoll::new(Duration::ZERO),
             stranded: 0,
+            tls: TlsConfigs::default(),
         })
     }
 
@@ -125,6 +128,23 @@ impl Session {
         let id = self.engine.connect(addr)?;
         self.engine.submit()?;
         Ok(id)
+    }
+
+    /// Builds a TLS server (`server`) or client config from the JSON of ts/net/tls.ts.
+    pub fn tls_config(&mut self, json: &str, server: bool) -> Result<u32, EngineError> {
+        self.tls.add(json, server)
+    }
+
+    /// TLS config `config` on listener `id` (no `servername`) or on connecting socket `id`
+    /// (checked against `servername`); the ClientHello is submitted at once.
+    pub fn set_tls(
+        &mut self,
+        id: SocketId,
+        config: u32,
+        servername: Option<&str>,
+    ) -> Result<(), EngineError> {
+        self.tls.apply(&mut self.engine, id, config, servername)?;
+        Ok(self.engine.submit().map(|_| ())?)
     }
 
     /// The pool the engine and JS share.

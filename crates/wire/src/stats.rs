@@ -3,7 +3,7 @@
 //! table and ts/core/records.generated.ts declares its type from the same table.
 
 use zerosock_pool::{ClassStats, PoolStats};
-use zerosock_uring::EngineStats;
+use zerosock_uring::{EngineStats, SubmitDebt};
 
 /// One counter of a stats object.
 pub struct Stat<S> {
@@ -78,7 +78,21 @@ pub const ENGINE_STATS: &[Stat<StatsSources>] = &[
     Stat { name: "recvCopiedBytes", doc: "Zerocopy receive: bytes that arrived by copy.", get: |s| num(s.engine.recv_copied_bytes) },
     Stat { name: "zcRecvCalls", doc: "TCP_ZEROCOPY_RECEIVE getsockopt calls.", get: |s| num(s.engine.zc_recv_calls) },
     Stat { name: "zcRecvFallbacks", doc: "Sockets that asked for zerocopy receive and got the plain path.", get: |s| num(s.engine.zc_recv_fallbacks) },
+    Stat { name: "tlsHandshakes", doc: "TLS handshakes finished (the peer checked).", get: |s| num(s.engine.tls_handshakes) },
+    Stat { name: "tlsFailures", doc: "TLS sessions that failed (refused certificate, alert, not TLS).", get: |s| num(s.engine.tls_failures) },
+    Stat { name: "tlsPlainOut", doc: "Plaintext bytes encrypted for sending (TLS).", get: |s| num(s.engine.tls_plain_out) },
+    Stat { name: "tlsPlainIn", doc: "Plaintext bytes decrypted from what was received (TLS).", get: |s| num(s.engine.tls_plain_in) },
     Stat { name: "zerocopySendsPerNotification", doc: "Zerocopy sends completed per kernel notification.", get: |s| per(s.engine.zerocopy_done_sends, s.engine.zc_notifications) },
+];
+
+/// What the engine owes a submit (`submitDebt()`, for stranded-submit reports).
+#[rustfmt::skip]
+pub const DEBT_STATS: &[Stat<SubmitDebt>] = &[
+    Stat { name: "dirtySockets", doc: "Sockets whose queue (or FIN) waits to be written.", get: |d| d.dirty_sockets as f64 },
+    Stat { name: "queuedBytes", doc: "Bytes queued on them.", get: |d| d.queued_bytes as f64 },
+    Stat { name: "sqes", doc: "SQEs not yet submitted (io_uring).", get: |d| d.sqes as f64 },
+    Stat { name: "unannouncedEvents", doc: "Events waiting with no wake-up announcing them.", get: |d| d.unannounced_events as f64 },
+    Stat { name: "zerocopyDone", doc: "Sockets with unreported zerocopy completions.", get: |d| d.zerocopy_done as f64 },
 ];
 
 /// `a / b`, 0 when `b` is 0.

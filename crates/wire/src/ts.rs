@@ -7,7 +7,7 @@ use crate::cache_block::{CACHE_HEAD, CACHE_PAIRS};
 use crate::records::{
     EventKind, SubmitKind, EVENT_RECORDS, OWES_SUBMIT_INT, RECORD_INTS, REPLY_INTS, SUBMIT_RECORDS,
 };
-use crate::stats::{Stat, ENGINE_STATS, POOL_STATS};
+use crate::stats::{Stat, DEBT_STATS, ENGINE_STATS, POOL_STATS};
 use crate::syscall::Syscall;
 use std::fmt::Write;
 
@@ -97,6 +97,12 @@ pub fn render() -> String {
         "NativeEngineStats",
         "An engine's `stats()`.",
         ENGINE_STATS,
+    );
+    interface(
+        &mut out,
+        "NativeSubmitDebt",
+        "What an engine owes a submit (`submitDebt()`).",
+        DEBT_STATS,
     );
     interface(
         &mut out,

@@ -93,7 +93,11 @@ export class Lifecycle {
    * socket is destroyed with it. `peer` is the remote address if it was known.
    */
   onError(errno: number, syscall: string, peer: Address | undefined): void {
-    const err = systemError(errno, syscall, peer?.address, peer?.port);
+    this.fail(systemError(errno, syscall, peer?.address, peer?.port));
+  }
+
+  /** A failure (a system call's, or a TLS session's): as {@link onError} with `err`. */
+  fail(err: Error): void {
     if (this.onConnect !== null) {
       const cb = this.onConnect;
       this.onConnect = null;

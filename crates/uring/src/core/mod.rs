@@ -7,6 +7,7 @@
 //! - `lifecycle.rs`: listen, connect, accept, fail, close, stalled accepts.
 //! - `send.rs`: queueing sends, the direct `send(2)`, shutdown, the dirty list.
 //! - `recv.rs`: copy-break delivery, pause / resume, returned buffers.
+//! - `tls.rs`: TLS sessions on connections: sends encrypted, received bytes decrypted.
 //! - `turn.rs`: the pieces of a submit / poll both backends run.
 //! - `zerocopy/`: zerocopy sends (tracker, reports) and closes that wait for the kernel.
 
@@ -18,6 +19,7 @@ mod send;
 pub(crate) mod sendq;
 pub(crate) mod slab;
 mod sock;
+mod tls;
 mod turn;
 pub(crate) mod zerocopy;
 
@@ -65,6 +67,8 @@ pub(crate) struct Core<B: Backend> {
     pub zc_closing: Vec<ZcClosing>,
     /// A direct send left a `Sent` in `pending` that nothing has announced yet.
     pub wake_owed: bool,
+    /// Some socket has TLS (until then the TLS pass over events is skipped).
+    pub tls_on: bool,
     /// The backend's own state.
     pub be: B,
 }
@@ -90,6 +94,7 @@ impl<B: Backend> Core<B> {
             unix_files: Vec::new(),
             zc_closing: Vec::new(),
             wake_owed: false,
+            tls_on: false,
             be,
         })
     }

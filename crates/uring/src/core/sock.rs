@@ -2,6 +2,7 @@
 //! backend's own part `X` ([`Backend::Sock`](super::Backend::Sock)).
 
 use crate::core::sendq::SendQueue;
+use crate::core::tls::SockTls;
 use crate::core::zerocopy::tracker::ZcTracker;
 use std::os::fd::RawFd;
 
@@ -60,6 +61,8 @@ pub(crate) struct Sock<X> {
     pub zc_recv: bool,
     /// A Unix domain socket (no TCP options; zerocopy sends are copies).
     pub unix: bool,
+    /// TLS: a listener's server config, or a connection's session (`core/tls.rs`).
+    pub tls: Option<SockTls>,
     /// What only the backend keeps.
     pub be: X,
 }
@@ -81,6 +84,7 @@ impl<X: Default> Sock<X> {
             zc: None,
             zc_recv: false,
             unix,
+            tls: None,
             be: X::default(),
         }
     }

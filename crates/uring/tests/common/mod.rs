@@ -412,6 +412,14 @@ impl Echo {
             }
             Event::Closed { .. } => self.closed += 1,
             Event::Error { socket, err } => panic!("echo server socket {socket}: {err}"),
+            Event::TlsReady { .. } => {}
+            Event::TlsFailed { socket } => {
+                let why = e
+                    .tls_session(socket)
+                    .and_then(|s| s.error())
+                    .map(|e| e.to_string());
+                panic!("echo server socket {socket}: TLS failed: {why:?}")
+            }
             Event::Connected { .. } | Event::ZeroCopyDone { .. } | Event::Mapped { .. } => {
                 return false
             }

@@ -6,6 +6,7 @@
 pub(crate) mod tracker;
 
 use super::{writable, Backend, BufRange, Core, State};
+use crate::core::sendq::ZcTouched;
 use crate::core::slab::SocketId;
 use crate::error::EngineError;
 use crate::event::Event;
@@ -45,6 +46,9 @@ impl<B: Backend> Core<B> {
         if len == 0 {
             return Err(EngineError::InvalidArgument("a zerocopy send needs bytes"));
         }
+        if self.is_tls(id) {
+            return self.tls_send_zerocopy(id, owner, ptr, len);
+        }
         let s = writable(&mut self.socks, id)?;
         let t = s.zc.get_or_insert_with(Box::default);
         if !t.configured {
@@ -62,6 +66,37 @@ impl<B: Backend> Core<B> {
         self.stats.zerocopy_bytes += u64::from(len);
         self.mark_dirty(id);
         Ok(send_id)
+    }
+
+    /// A zerocopy send on a TLS socket: the data is encrypted from a copy (there is no way to
+    /// hand plaintext to the kernel), so the send is finished at once and reported `copied`.
+    fn tls_send_zerocopy(
+        &mut self,
+        id: SocketId,
+        owner: Option<BufHandle>,
+        ptr: *const u8,
+        len: u32,
+    ) -> Result<u32, EngineError> {
+        // SAFETY: `ptr..ptr + len` is a checked pool range or memory the caller keeps valid
+        // until this send's `ZeroCopyDone` (send_zerocopy_pinned's contract); it is read here.
+        let data = unsafe { std::slice::from_raw_parts(ptr, len as usize) };
+        self.tls_send(id, data)?;
+        let s = writable(&mut self.socks, id)?;
+        let t = s.zc.get_or_insert_with(Box::default);
+        t.configured = true;
+        t.fallback = true;
+        let first = t.add(owner, len);
+        let all = ZcTouched {
+            first,
+            last: first,
+            last_complete: true,
+        };
+        t.written_by_copy(all, &mut self.bufs);
+        self.stats.zerocopy_sends += 1;
+        self.stats.zerocopy_fallback_sends += 1;
+        self.stats.zerocopy_bytes += u64::from(len);
+        self.note_zc_done(id);
+        Ok(first)
     }
 
     /// `send_zerocopy_src` of a range of a pool buffer (which the engine then owns).

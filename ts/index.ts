@@ -34,6 +34,7 @@ export type {
 } from './net/diagnostics';
 export type { SocketOptions, CorkOptions } from './net/socket/options';
 export type { SocketStats } from './net/socket/stats';
+export type { SendFileOptions, SendFileResult } from './net/socket/send-file';
 export { DEFAULT_ZEROCOPY_THRESHOLD } from './net/socket/zerocopy';
 export type { ZeroCopyResult, ZeroCopySendOptions, ZeroCopyStats } from './net/socket/zerocopy';
 export type { SystemError } from './core/system-error';

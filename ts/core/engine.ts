@@ -18,6 +18,7 @@ import {
   Sub,
   SYSCALL_NAMES,
   ZcDoneAt,
+  FileSentAt,
 } from './records.generated';
 
 /**
@@ -57,6 +58,8 @@ export interface SocketSink {
   onData(region: number, byteOffset: number, len: number, handleLo: number, handleHi: number): void;
   /** The kernel took `bytes` more of what was sent. */
   onSent(bytes: number): void;
+  /** The oldest `sendFile()` is done: `bytes` sent, `errno` 0 or why reading the file failed. */
+  onFileSent(bytes: number, errno: number): void;
   /** The peer's FIN. */
   onEof(): void;
   /** The socket failed (`errno` from `syscall`). */
@@ -275,7 +278,7 @@ export class Engine {
   }
 
   /** Queues one record for the next flush (end of this tick). */
-  submit(kind: Sub, id: number, lo = 0, hi = 0, offset = 0, len = 0): void {
+  submit(kind: Sub, id: number, lo = 0, hi = 0, offset = 0, len = 0, extra = 0): void {
     if (this.submitCount === this.submitCapacity) this.flushRecords(false);
     const at = Layout.ReplyInts + this.submitCount * Layout.RecordInts;
     const s = this.submits;
@@ -285,6 +288,7 @@ export class Engine {
     s[at + 3] = hi;
     s[at + 4] = offset;
     s[at + 5] = len;
+    s[at + 6] = extra;
     this.submitCount++;
     this.scheduleFlush();
   }
@@ -475,6 +479,12 @@ function deliver(sink: EventSink, rec: Int32Array, at: number): void {
     case Ev.Sent:
       (sink as SocketSink).onSent(
         (rec[at + SentAt.BytesLo] >>> 0) + (rec[at + SentAt.BytesHi] >>> 0) * 2 ** 32,
+      );
+      break;
+    case Ev.FileSent:
+      (sink as SocketSink).onFileSent(
+        (rec[at + FileSentAt.BytesLo] >>> 0) + (rec[at + FileSentAt.BytesHi] >>> 0) * 2 ** 32,
+        rec[at + FileSentAt.Errno],
       );
       break;
     case Ev.Accepted:

@@ -33,6 +33,7 @@ export const enum Ev {
   Mapped = 9,
   TlsReady = 10,
   TlsFailed = 11,
+  FileSent = 12,
 }
 
 /** Where the fields of a `Accepted` event record are (int offsets). */
@@ -76,6 +77,13 @@ export const enum MappedAt {
   Token = 5,
 }
 
+/** Where the fields of a `FileSent` event record are (int offsets). */
+export const enum FileSentAt {
+  BytesLo = 2,
+  BytesHi = 3,
+  Errno = 4,
+}
+
 /** Submission kinds (JS → native). */
 export const enum Sub {
   Send = 1,
@@ -87,6 +95,7 @@ export const enum Sub {
   Drop = 7,
   SendZc = 8,
   ZcRecv = 9,
+  SendFile = 10,
 }
 
 /** System call names of error records, by index. */

@@ -21,6 +21,7 @@ import { Lifecycle } from './socket/lifecycle';
 import { defaultBusyPollUs, type SocketOptions } from './socket/options';
 import { Receiver } from './socket/receiver';
 import { Sender } from './socket/sender';
+import { FileSender, type SendFileOptions, type SendFileResult } from './socket/send-file';
 import { SocketCounters, type SocketStats } from './socket/stats';
 import { TlsState, type PeerCertificate } from './tls';
 import {
@@ -43,6 +44,7 @@ export class Socket extends EventEmitter implements SocketSink {
   private readonly receiver: Receiver;
   private readonly addresses: Addresses;
   private zc: ZeroCopy | null = null;
+  private files: FileSender | null = null;
   private readonly zcThreshold: number | undefined;
   private readonly busyPollUs: number;
   private duplex: SocketDuplex | null = null;
@@ -241,6 +243,30 @@ export class Socket extends EventEmitter implements SocketSink {
     return this.zeroCopy().send(buf, opts);
   }
 
+  /**
+   * Sends `length` bytes of a file from `offset` (default: all of it) without it passing
+   * through JS: epoll sendfile(2), io_uring splice file → pipe → socket. In order with
+   * `send()` before and after it; its bytes count in `writableLength` while they wait. `file`
+   * is a path (opened and closed here) or an open descriptor (yours: never closed). Resolves
+   * with the bytes sent; rejects with node:fs's errors (`ENOENT`, `EISDIR`, `EBADF`),
+   * `ERR_OUT_OF_RANGE` for a range past the end, and `ERR_ZEROSOCK_SOCKET_CLOSED` when the
+   * socket closes first. Not on TLS sockets (`ERR_ZEROSOCK_WRONG_SOCKET_KIND`).
+   */
+  sendFile(file: string | number, options?: SendFileOptions): Promise<SendFileResult> {
+    const tls = (): boolean => this.tls !== null;
+    this.files ??= new FileSender(this.engine, this.id, {
+      beforeFile: (n) => {
+        this.life.assertWritable();
+        this.sender.beforeZeroCopy(n);
+      },
+      fileShort: (n) => this.sender.onSent(n),
+      get encrypted() {
+        return tls();
+      },
+    });
+    return this.files.send(file, options);
+  }
+
   private zeroCopy(): ZeroCopy {
     return (this.zc ??= new ZeroCopy(this, this.zcThreshold));
   }
@@ -271,6 +297,7 @@ export class Socket extends EventEmitter implements SocketSink {
   destroy(err?: Error): this {
     if (!this.life.destroy(err)) return this;
     this.sender.abort();
+    this.files?.abort(err);
     this.receiver.releaseBacklog();
     this.life.submitClose();
     return this;
@@ -344,6 +371,11 @@ export class Socket extends EventEmitter implements SocketSink {
     this.receiver.onData(region, byteOffset, len, handleLo, handleHi);
   }
 
+  /** @internal Engine event: the oldest sendFile() is done. */
+  onFileSent(bytes: number, errno: number): void {
+    this.files?.onFileSent(bytes, errno);
+  }
+
   /** @internal Engine event: the kernel took `bytes` more. */
   onSent(bytes: number): void {
     this.sender.onSent(bytes);
@@ -414,6 +446,7 @@ export class Socket extends EventEmitter implements SocketSink {
     );
     this.receiver.releaseBacklog();
     this.zc?.onClosed();
+    this.files?.abort();
     this.engine.detach(this.id);
     this.engine.dropBusyPoll(this.busyPollUs);
     this.engine.unref();

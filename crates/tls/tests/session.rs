@@ -189,7 +189,8 @@ fn end_during_the_handshake_sends_the_early_writes_first() {
     let mut c = TlsSession::client(&client_config(&ca.pem), "localhost").unwrap();
     let s = TlsSession::server(&server_config(&srv)).unwrap();
     let mut first = Vec::new();
-    c.write_plaintext_vec(&[b"early ", b"words"], &mut first).unwrap();
+    c.write_plaintext_vec(&[b"early ", b"words"], &mut first)
+        .unwrap();
     c.end().unwrap();
     let mut p = Pair::new(c, s);
     p.s.read_tls_vec(&mut first, &mut Vec::new()).unwrap();

@@ -179,6 +179,22 @@ impl Engine {
         }
     }
 
+    /// Queues `len` bytes of file `fd` from `offset`, in order with the socket's other sends
+    /// (sendfile(2) on epoll, splice through a pipe on io_uring). The engine sends from its
+    /// own duplicate of `fd`; [`Event::FileSent`] reports the end.
+    pub fn send_file(
+        &mut self,
+        id: SocketId,
+        fd: RawFd,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), EngineError> {
+        match &mut self.imp {
+            Imp::Uring(c) => c.send_file(id, fd, offset, len),
+            Imp::Epoll(c) => c.send_file(id, fd, offset, len),
+        }
+    }
+
     /// Queues a zerocopy send of `len` bytes at `offset` of pool buffer `buf`, in order with
     /// the socket's other sends; returns its send id (per socket, consecutive from 0). The
     /// kernel reads the buffer in place (io_uring SEND_ZC with usage reporting; epoll

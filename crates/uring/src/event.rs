@@ -38,6 +38,17 @@ pub enum Event {
         /// Bytes written by this completion.
         bytes: u64,
     },
+    /// A file queued by `Engine::send_file` is done (in queue order per socket): `bytes` of it
+    /// were handed to the kernel; `errno` is 0, or why reading the file failed (the socket
+    /// goes on with what is queued after it). A socket error reports `Error` instead.
+    FileSent {
+        /// The sending socket.
+        socket: SocketId,
+        /// Bytes of the file sent.
+        bytes: u64,
+        /// 0, or the errno of the failed file read.
+        errno: i32,
+    },
     /// The peer finished sending (FIN). Sending may continue.
     Eof {
         /// The socket.
@@ -112,6 +123,7 @@ impl Event {
             Event::Connected { socket }
             | Event::Data { socket, .. }
             | Event::Sent { socket, .. }
+            | Event::FileSent { socket, .. }
             | Event::Eof { socket }
             | Event::TlsReady { socket }
             | Event::TlsFailed { socket }

@@ -71,7 +71,9 @@ fn echo_through_tls_keeps_order_counts_plaintext_and_batches_records() {
                 Event::Closed { .. } => return true,
                 other => panic!(
                     "{kind:?}: unexpected {other:?}: {:?}",
-                    e.tls_session(c).and_then(|s| s.error()).map(|x| x.to_string())
+                    e.tls_session(c)
+                        .and_then(|s| s.error())
+                        .map(|x| x.to_string())
                 ),
             }
             false

@@ -48,6 +48,9 @@ pub enum EventKind {
     TlsReady = 10,
     /// `[TLS_FAILED, socket]`: the TLS session failed (`tlsInfo().error` says why).
     TlsFailed = 11,
+    /// `[FILE_SENT, socket, bytesLo, bytesHi, errno]`: the socket's oldest `SEND_FILE` is done
+    /// (`errno` 0, or why reading the file failed).
+    FileSent = 12,
 }
 
 /// Submission kinds (JS → native), int 0 of a submission record.
@@ -74,11 +77,14 @@ pub enum SubmitKind {
     SendZc = 8,
     /// `[ZC_RECV, socket, on]`: zerocopy receive on/off (a listener: for what it accepts).
     ZcRecv = 9,
+    /// `[SEND_FILE, socket, fd, offsetLo, offsetHi, lenLo, lenHi]`: send `len` bytes of file
+    /// `fd` from `offset` after what is queued (the engine sends from its own duplicate of `fd`).
+    SendFile = 10,
 }
 
 impl EventKind {
     /// Every kind, in value order.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Accepted,
         EventKind::Connected,
         EventKind::Data,
@@ -90,6 +96,7 @@ impl EventKind {
         EventKind::Mapped,
         EventKind::TlsReady,
         EventKind::TlsFailed,
+        EventKind::FileSent,
     ];
 }
 
@@ -110,6 +117,7 @@ impl EventKind {
             EventKind::Error => &["errno", "syscall"],
             EventKind::ZcDone => &["first", "last", "copied"],
             EventKind::Mapped => &["window", "chunk", "len", "token"],
+            EventKind::FileSent => &["bytesLo", "bytesHi", "errno"],
         }
     }
 
@@ -124,7 +132,7 @@ impl EventKind {
 
 impl SubmitKind {
     /// Every kind, in value order.
-    pub const ALL: [SubmitKind; 9] = [
+    pub const ALL: [SubmitKind; 10] = [
         SubmitKind::Send,
         SubmitKind::Release,
         SubmitKind::Shutdown,
@@ -134,6 +142,7 @@ impl SubmitKind {
         SubmitKind::Drop,
         SubmitKind::SendZc,
         SubmitKind::ZcRecv,
+        SubmitKind::SendFile,
     ];
 
     /// The kind with value `v`, if any.
@@ -186,6 +195,14 @@ pub fn encode(ev: &Event, locate: Locate<'_>) -> Record {
         Event::Sent { socket, bytes } => {
             let (lo, hi) = split(bytes);
             (EventKind::Sent, [socket as i32, lo, hi, 0, 0, 0])
+        }
+        Event::FileSent {
+            socket,
+            bytes,
+            errno,
+        } => {
+            let (lo, hi) = split(bytes);
+            (EventKind::FileSent, [socket as i32, lo, hi, errno, 0, 0])
         }
         Event::Eof { socket } => (EventKind::Eof, [socket as i32, 0, 0, 0, 0, 0]),
         Event::Error { socket, err } => {

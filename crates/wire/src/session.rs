@@ -313,6 +313,11 @@ impl Session {
             SubmitKind::Release => self.lent.take_back(h) && e.release_recv(h).is_ok(),
             SubmitKind::Drop => self.lent.take_back(h) && self.js_pool.release(h).is_ok(),
             SubmitKind::SendZc => self.send_pinned(sock, r[2], r[3] as u32, r[4] as u32),
+            SubmitKind::SendFile => {
+                let off = (r[3] as u32 as u64) | ((r[4] as u32 as u64) << 32);
+                let len = (r[5] as u32 as u64) | ((r[6] as u32 as u64) << 32);
+                e.send_file(sock, r[2], off, len).is_ok()
+            }
             SubmitKind::ZcRecv => e.set_zerocopy_receive(sock, r[2] != 0).is_ok(),
             SubmitKind::Shutdown => e.shutdown_write(sock).is_ok(),
             SubmitKind::Close => e.close(sock).is_ok(),

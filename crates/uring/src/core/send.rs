@@ -163,6 +163,41 @@ impl<B: Backend> Core<B> {
         r.map(|_| ()).map_err(|(_, e)| EngineError::Pool(e))
     }
 
+    /// Queues `len` bytes of file `fd` from `offset` behind what is queued (sends after it wait
+    /// for it). The engine sends from a duplicate of `fd` and closes that duplicate; the
+    /// caller keeps `fd`. [`Event::FileSent`] reports the end. TLS sockets refuse (their bytes
+    /// must pass through the session).
+    pub fn send_file(
+        &mut self,
+        id: SocketId,
+        fd: RawFd,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), EngineError> {
+        if self.is_tls(id) {
+            return Err(EngineError::InvalidArgument("sendFile on a TLS socket"));
+        }
+        writable(&mut self.socks, id)?;
+        // SAFETY: F_DUPFD_CLOEXEC on a descriptor number; fails cleanly if it is not open.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        self.stats.other_syscalls += 1;
+        if dup < 0 {
+            // Reported in order like any end of a file send (JS waits for it).
+            let errno = crate::error::SysError::last("fcntl").errno;
+            self.pending.push_back(Event::FileSent {
+                socket: id,
+                bytes: 0,
+                errno,
+            });
+            self.wake_owed = true;
+            return Ok(());
+        }
+        let s = writable(&mut self.socks, id)?;
+        s.sendq.push_file(dup, offset, len);
+        self.mark_dirty(id);
+        Ok(())
+    }
+
     /// Asks for a FIN once everything queued is written.
     pub fn shutdown_write(&mut self, id: SocketId) -> Result<(), EngineError> {
         let s = sock_mut(&mut self.socks, id)?;

@@ -1,10 +1,13 @@
 //! A socket's send queue: pool buffers waiting to be written, in order, gathered into iovecs.
 //! Zerocopy sends ride in the same queue (so their order with plain sends is kept) as segments
 //! the queue does not own: their memory belongs to the zerocopy tracker until the kernel's
-//! notification.
+//! notification. A file (`sendFile`) rides the queue as a third kind of segment: bytes of a
+//! descriptor the queue owns, written by the backend (sendfile(2) / splice) when it reaches the
+//! front; iovec gathering stops at it.
 
 use crate::core::buffers::{Buffers, LARGE, SMALL};
 use std::collections::VecDeque;
+use std::os::fd::RawFd;
 use zerosock_pool::{BufHandle, PoolError};
 
 /// Most iovecs one writev / sendmsg carries.
@@ -21,6 +24,35 @@ struct Segment {
     spare: u32,
     /// The zerocopy send id of a zerocopy segment.
     zc: Option<u32>,
+    /// The file of a file segment (`buf`, `ptr`, `len` unused).
+    file: Option<FileSeg>,
+}
+
+/// A queued file range: the queue owns `fd` (a duplicate of the caller's) and closes it.
+#[derive(Debug)]
+pub(crate) struct FileSeg {
+    /// The file (owned).
+    pub fd: RawFd,
+    /// File offset of the next byte to send.
+    pub offset: u64,
+    /// Bytes still to send.
+    pub left: u64,
+    /// Bytes sent so far (reported when the segment finishes).
+    pub sent: u64,
+    /// io_uring: the pipe (read end, write end) the bytes pass through, and the bytes in it.
+    pub pipe: Option<(RawFd, RawFd)>,
+    pub pipe_cap: u32,
+    pub in_pipe: u32,
+}
+
+impl Drop for FileSeg {
+    fn drop(&mut self) {
+        crate::sys::close_fd(self.fd);
+        if let Some((r, w)) = self.pipe.take() {
+            crate::sys::close_fd(r);
+            crate::sys::close_fd(w);
+        }
+    }
 }
 
 /// What [`SendQueue::consume`] did to zerocopy segments: the first and last send id it touched
@@ -37,6 +69,10 @@ pub struct ZcTouched {
 pub(crate) struct SendQueue {
     segs: VecDeque<Segment>,
     bytes: usize,
+    /// File segments dropped by [`SendQueue::clear`]: their descriptors are closed with the
+    /// queue (when the socket is removed, after the kernel's last completion for it), so an
+    /// io_uring splice still queued never meets a reused descriptor number.
+    retired: Vec<FileSeg>,
 }
 
 impl SendQueue {
@@ -58,8 +94,43 @@ impl SendQueue {
             len,
             spare: 0,
             zc: None,
+            file: None,
         });
         self.bytes += len as usize;
+    }
+
+    /// Queues `len` bytes of file `fd` from `offset`; the queue owns `fd` from now on.
+    pub fn push_file(&mut self, fd: RawFd, offset: u64, len: u64) {
+        self.segs.push_back(Segment {
+            buf: None,
+            ptr: std::ptr::null_mut(),
+            len: 0,
+            spare: 0,
+            zc: None,
+            file: Some(FileSeg {
+                fd,
+                offset,
+                left: len,
+                sent: 0,
+                pipe: None,
+                pipe_cap: 0,
+                in_pipe: 0,
+            }),
+        });
+    }
+
+    /// The front segment if it is a file.
+    pub fn front_file(&mut self) -> Option<&mut FileSeg> {
+        self.segs.front_mut().and_then(|s| s.file.as_mut())
+    }
+
+    /// Removes the front file segment (finished or failed); the caller drops it (closing the
+    /// file) or takes its pipe first.
+    pub fn pop_file(&mut self) -> Option<FileSeg> {
+        if self.segs.front().is_some_and(|s| s.file.is_some()) {
+            return self.segs.pop_front().and_then(|mut s| s.file.take());
+        }
+        None
     }
 
     /// Queues `len` bytes at `ptr` as zerocopy send `id`; the queue does not own the memory.
@@ -70,6 +141,7 @@ impl SendQueue {
             len,
             spare: 0,
             zc: Some(id),
+            file: None,
         });
         self.bytes += len as usize;
     }
@@ -93,7 +165,7 @@ impl SendQueue {
         mut data: &[u8],
     ) -> Result<(), (usize, PoolError)> {
         let total = data.len();
-        if let Some(last) = self.segs.back_mut() {
+        if let Some(last) = self.segs.back_mut().filter(|l| l.file.is_none()) {
             let n = data.len().min(last.spare as usize);
             if n > 0 {
                 // SAFETY: the buffer has `spare` writable bytes after `ptr + len`, owned by
@@ -124,6 +196,7 @@ impl SendQueue {
                 len: n as u32,
                 spare: (cap - n) as u32,
                 zc: None,
+                file: None,
             });
             self.bytes += n;
             data = &data[n..];
@@ -138,6 +211,9 @@ impl SendQueue {
         let mut n = 0;
         let front_zc = self.front_is_zc();
         for (slot, seg) in iov.iter_mut().zip(self.segs.iter()) {
+            if seg.file.is_some() {
+                break;
+            }
             if split_zc && seg.zc.is_some() != front_zc {
                 break;
             }
@@ -170,7 +246,7 @@ impl SendQueue {
             }
         };
         while n > 0 {
-            let Some(front) = self.segs.front_mut() else {
+            let Some(front) = self.segs.front_mut().filter(|f| f.file.is_none()) else {
                 break;
             };
             if n < front.len as usize {
@@ -190,7 +266,7 @@ impl SendQueue {
         touched
     }
 
-    /// Releases every queued buffer (close / error); returns the zerocopy send ids dropped
+    /// Releases every queued buffer and closes every queued file (close / error); returns the zerocopy send ids dropped
     /// (their memory is the tracker's to release).
     pub fn clear(&mut self, bufs: &mut Buffers) -> Vec<u32> {
         let mut dropped = Vec::new();
@@ -200,6 +276,9 @@ impl SendQueue {
             }
             if let Some(id) = seg.zc {
                 dropped.push(id);
+            }
+            if let Some(f) = seg.file {
+                self.retired.push(f);
             }
         }
         self.bytes = 0;

@@ -1,6 +1,7 @@
 //! The epoll backend's writes: at submit (and poll) time every dirty queue goes out in
 //! sendmsg calls of up to 64 buffers (MSG_ZEROCOPY for zerocopy segments) while the socket
-//! is writable; a wanted FIN follows an emptied queue.
+//! is writable; a file segment goes out with sendfile(2) when it reaches the front; a wanted
+//! FIN follows an emptied queue.
 
 use super::{errno, EpollBackend};
 use crate::core::slab::SocketId;
@@ -31,6 +32,37 @@ impl Core<EpollBackend> {
         let mut wrote = 0u64;
         let mut force_copy = false;
         while s.be.writable && !s.sendq.is_empty() {
+            if let Some(f) = s.sendq.front_file() {
+                calls += 1;
+                self.stats.write_calls += 1;
+                match sendfile_step(s.fd, f) {
+                    FileStep::More(k) => {
+                        wrote += k;
+                        self.stats.bytes_out += k;
+                        self.stats.send_ops += 1;
+                    }
+                    FileStep::Blocked => s.be.writable = false,
+                    FileStep::Done(errno) => {
+                        let f = s.sendq.pop_file().expect("front is a file");
+                        out.push(Event::FileSent {
+                            socket: id,
+                            bytes: f.sent,
+                            errno,
+                        });
+                    }
+                    FileStep::SocketError(e) => {
+                        if wrote > 0 {
+                            out.push(Event::Sent {
+                                socket: id,
+                                bytes: wrote,
+                            });
+                        }
+                        self.fail(id, SysError::new(e, "write"), out);
+                        return calls;
+                    }
+                }
+                continue;
+            }
             let kernel_zc = s.zc.as_ref().is_some_and(|t| !t.fallback);
             let zc_write = kernel_zc && !force_copy && s.sendq.front_is_zc();
             if zc_write && s.zc.as_ref().is_some_and(|t| t.blocked) {
@@ -128,5 +160,56 @@ impl Core<EpollBackend> {
             }
         }
         calls
+    }
+}
+
+/// What one sendfile(2) of a file segment did.
+enum FileStep {
+    /// `n` bytes went out (the segment may have more).
+    More(u64),
+    /// The socket's send buffer is full.
+    Blocked,
+    /// The segment is over: all sent (0), the file ended early (0), or reading it failed.
+    Done(i32),
+    /// The socket failed.
+    SocketError(i32),
+}
+
+/// Largest sendfile(2) asked for at once (the kernel caps one call near 2 GiB anyway).
+const SENDFILE_MAX: u64 = 1 << 30;
+
+/// One sendfile(2) from `f` to socket `sock` (non-blocking: the socket is O_NONBLOCK).
+fn sendfile_step(sock: libc::c_int, f: &mut crate::core::sendq::FileSeg) -> FileStep {
+    if f.left == 0 {
+        return FileStep::Done(0);
+    }
+    let mut off = f.offset as libc::off_t;
+    let want = f.left.min(SENDFILE_MAX) as usize;
+    // SAFETY: both descriptors are ours (the file a duplicate owned by the queue); `off` is a
+    // valid off_t the kernel updates.
+    let rc = unsafe { libc::sendfile(sock, f.fd, &mut off, want) };
+    if rc > 0 {
+        let k = rc as u64;
+        f.offset += k;
+        f.left -= k;
+        f.sent += k;
+        // A finished segment is popped on the next step (left == 0), without a syscall.
+        return FileStep::More(k);
+    }
+    if rc == 0 {
+        return FileStep::Done(0); // the file is shorter than asked for
+    }
+    match errno() {
+        libc::EAGAIN => FileStep::Blocked,
+        libc::EINTR => FileStep::More(0),
+        e @ (libc::EPIPE
+        | libc::ECONNRESET
+        | libc::ENOTCONN
+        | libc::ETIMEDOUT
+        | libc::ECONNABORTED
+        | libc::EHOSTUNREACH
+        | libc::ENETUNREACH
+        | libc::ENETDOWN) => FileStep::SocketError(e),
+        e => FileStep::Done(e),
     }
 }

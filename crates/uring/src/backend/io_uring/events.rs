@@ -75,6 +75,7 @@ impl Core<UringBackend> {
             Op::Accept => self.on_accept(id, res, more, out),
             Op::Recv => recycled = self.on_recv(id, res, taken, more, out),
             Op::Send => self.on_send(id, res, out),
+            Op::Splice => self.on_splice(id, res, out),
             Op::Connect => self.on_connect(id, res, out),
             Op::Shutdown => {
                 if res < 0 && -res != libc::ECANCELED && -res != libc::ENOTCONN {
@@ -230,7 +231,7 @@ impl Core<UringBackend> {
             if is_final {
                 s.be.inflight = s.be.inflight.saturating_sub(1);
             }
-            if matches!(op, Op::Send) || (op == Op::SendZc && !cqueue::notif(flags)) {
+            if matches!(op, Op::Send | Op::Splice) || (op == Op::SendZc && !cqueue::notif(flags)) {
                 s.be.send_inflight = false;
             }
         }

@@ -7,6 +7,7 @@
 //! - `events.rs`: what completions report: accepts, receives, sends, connects, closes.
 //! - `sockets.rs`: arming accept / receive, the buffer ring refill, cancel and close.
 //! - `write.rs`: dirty queues turned into SEND / SENDMSG SQEs, FINs.
+//! - `splice.rs`: file segments (sendFile) spliced file → pipe → socket, the pipe cache.
 //! - `zerocopy.rs`: SEND_ZC / SENDMSG_ZC and their notifications, the close timer.
 //! - `ring.rs`: the ring (checked SQE push, enter, CQE draining).
 //! - `bufring.rs`: the provided-buffer ring.
@@ -17,6 +18,7 @@ mod events;
 mod poll;
 mod ring;
 mod sockets;
+mod splice;
 mod userdata;
 mod write;
 mod zerocopy;
@@ -99,6 +101,8 @@ pub(crate) struct UringBackend {
     zc_supported: bool,
     /// The timespec of the armed zerocopy close timer (read by the kernel at submission).
     zc_timer: Option<Box<types::Timespec>>,
+    /// Empty pipes for file sends, reused.
+    pipes: splice::PipeCache,
 }
 
 /// Whether the ring fd itself can be the notify fd. Without DEFER_TASKRUN, posted CQEs wake
@@ -157,6 +161,7 @@ impl Backend for UringBackend {
             evfd,
             zc_supported,
             zc_timer: None,
+            pipes: splice::PipeCache::default(),
         })
     }
 
@@ -398,5 +403,6 @@ impl Backend for UringBackend {
         if core.be.evfd >= 0 {
             sys::close_fd(core.be.evfd);
         }
+        core.be.pipes.close_all();
     }
 }

@@ -30,6 +30,8 @@ pub(crate) enum Op {
     SendZc = 10,
     /// The timer of closes waiting for zerocopy notifications (no socket).
     ZcTimer = 11,
+    /// A splice of a file segment (file → pipe or pipe → socket; the segment knows which).
+    Splice = 12,
 }
 
 impl Op {
@@ -46,6 +48,7 @@ impl Op {
             9 => Op::Wake,
             10 => Op::SendZc,
             11 => Op::ZcTimer,
+            12 => Op::Splice,
             _ => return None,
         })
     }

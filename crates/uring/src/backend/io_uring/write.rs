@@ -38,6 +38,10 @@ impl Core<UringBackend> {
             }
             return;
         }
+        if s.sendq.front_file().is_some() {
+            self.kick_file(id);
+            return;
+        }
         // SEND_ZC for this socket's zerocopy sends, unless they fall back to copies (no
         // SEND_ZC in this kernel, or a socket family without zerocopy such as AF_UNIX).
         let zc = s.zc.as_ref().is_some_and(|t| !t.fallback);

@@ -338,6 +338,14 @@ mod tests {
             ),
             (Event::TlsReady { socket: 3 }, vec![]),
             (Event::TlsFailed { socket: 3 }, vec![]),
+            (
+                Event::FileSent {
+                    socket: 3,
+                    bytes: (5 << 32) | 9,
+                    errno: 21,
+                },
+                vec![("bytesLo", 9), ("bytesHi", 5), ("errno", 21)],
+            ),
         ];
         let mut seen = Vec::new();
         for (ev, want) in cases {

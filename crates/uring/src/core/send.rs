@@ -183,7 +183,9 @@ impl<B: Backend> Core<B> {
         self.stats.other_syscalls += 1;
         if dup < 0 {
             // Reported in order like any end of a file send (JS waits for it).
-            let errno = crate::error::SysError::last("fcntl").errno;
+            let errno = std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EBADF);
             self.pending.push_back(Event::FileSent {
                 socket: id,
                 bytes: 0,

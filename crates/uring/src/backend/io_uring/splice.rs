@@ -28,14 +28,17 @@ pub(super) struct PipeCache {
 
 impl PipeCache {
     /// An empty pipe: a cached one or a new one.
-    fn take(&mut self) -> Result<(RawFd, RawFd, u32), SysError> {
+    /// Errors: the errno of pipe2.
+    fn take(&mut self) -> Result<(RawFd, RawFd, u32), i32> {
         if let Some(p) = self.free.pop() {
             return Ok(p);
         }
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: `fds` has room for the two descriptors pipe2 writes.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-            return Err(SysError::last("pipe"));
+            return Err(std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EMFILE));
         }
         // SAFETY: fcntl on the pipe we just made; failure leaves its default size.
         let mut cap = unsafe { libc::fcntl(fds[1], libc::F_SETPIPE_SZ, PIPE_SIZE) };
@@ -84,7 +87,7 @@ impl Core<UringBackend> {
                     self.pending.push_back(Event::FileSent {
                         socket: id,
                         bytes: f.sent,
-                        errno: e.errno,
+                        errno: e,
                     });
                     self.wake_owed = true;
                     self.mark_dirty(id);

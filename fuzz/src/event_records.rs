@@ -45,7 +45,7 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
     let syscall = *u.choose(&SYSCALLS)?;
     let region: i32 = u.arbitrary()?;
     let at: i32 = u.arbitrary()?;
-    let ev = match u.int_in_range(0u8..=10)? {
+    let ev = match u.int_in_range(0u8..=11)? {
         0 => Event::Accepted {
             listener: u.arbitrary()?,
             socket,
@@ -77,6 +77,11 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
         },
         8 => Event::TlsReady { socket },
         9 => Event::TlsFailed { socket },
+        10 => Event::FileSent {
+            socket,
+            bytes,
+            errno,
+        },
         _ => Event::Closed { socket },
     };
     let locate = |h: BufHandle, off: u32| {
@@ -121,6 +126,11 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
         Event::Closed { .. } => assert_eq!(out[0], EventKind::Closed as i32),
         Event::TlsReady { .. } => assert_eq!(out[0], EventKind::TlsReady as i32),
         Event::TlsFailed { .. } => assert_eq!(out[0], EventKind::TlsFailed as i32),
+        Event::FileSent { bytes, errno, .. } => {
+            assert_eq!(out[0], EventKind::FileSent as i32);
+            let back = (out[2] as u32 as u64) | ((out[3] as u32 as u64) << 32);
+            assert_eq!((back, out[4]), (bytes, errno));
+        }
         Event::ZeroCopyDone {
             first,
             last,
@@ -142,7 +152,7 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
         Event::Accepted { .. } => 3,
         Event::Data { .. } => 7,
         Event::Sent { .. } | Event::Error { .. } => 4,
-        Event::ZeroCopyDone { .. } | Event::Mapped { .. } => 5,
+        Event::ZeroCopyDone { .. } | Event::Mapped { .. } | Event::FileSent { .. } => 5,
         _ => 2,
     };
     assert!(out[used..].iter().all(|&x| x == 0), "stale ints in {out:?}");

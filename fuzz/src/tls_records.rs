@@ -52,7 +52,9 @@ fn one(u: &mut Unstructured<'_>) -> Result<()> {
     let mut at = 0;
     let mut failed = false;
     while at < stream.len() {
-        let cut = u.int_in_range(1..=stream.len() - at).unwrap_or(stream.len() - at);
+        let cut = u
+            .int_in_range(1..=stream.len() - at)
+            .unwrap_or(stream.len() - at);
         let room = u.int_in_range(0usize..=20_000).unwrap_or(16_384);
         let mut incoming = stream[at..at + cut].to_vec();
         let mut plain = vec![0u8; room];

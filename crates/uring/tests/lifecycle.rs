@@ -142,8 +142,9 @@ fn connect_close_cycles(kind: BackendKind) {
                 other @ (Event::ZeroCopyDone { .. }
                 | Event::Mapped { .. }
                 | Event::TlsReady { .. }
-                | Event::TlsFailed { .. }) => {
-                    panic!("no zerocopy or TLS here: {other:?}")
+                | Event::TlsFailed { .. }
+                | Event::FileSent { .. }) => {
+                    panic!("no zerocopy, TLS or files here: {other:?}")
                 }
             }
             if connected && closed == 0 {

@@ -420,9 +420,10 @@ impl Echo {
                     .map(|e| e.to_string());
                 panic!("echo server socket {socket}: TLS failed: {why:?}")
             }
-            Event::Connected { .. } | Event::ZeroCopyDone { .. } | Event::Mapped { .. } => {
-                return false
-            }
+            Event::Connected { .. }
+            | Event::ZeroCopyDone { .. }
+            | Event::Mapped { .. }
+            | Event::FileSent { .. } => return false,
         }
         true
     }

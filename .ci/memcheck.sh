@@ -45,8 +45,19 @@ for b in $(test_bins -p zerosock-uring); do
       continue
       ;;
   esac
-  echo "memcheck: $b"
-  ZEROSOCK_UNDER_VALGRIND=1 "${VG[@]}" "$b" --test-threads=2 -q "${URING_SKIP[@]}"
+  extra=()
+  case "$(basename "$b")" in
+    tls-*)
+      # ring's assembly (AES-GCM, P-256) computes from stack words memcheck cannot prove
+      # defined, so every ciphertext byte is "uninitialised" to it: crates/tls's own tests,
+      # with no socket or pool in them, report it in ring::bb::verify_slices_are_equal. Bad
+      # reads and writes and definite leaks are still errors here; definedness is not.
+      echo "memcheck: $b with --undef-value-errors=no (ring's assembly is opaque to memcheck)"
+      extra=(--undef-value-errors=no)
+      ;;
+    *) echo "memcheck: $b" ;;
+  esac
+  ZEROSOCK_UNDER_VALGRIND=1 "${VG[@]}" "${extra[@]}" "$b" --test-threads=2 -q "${URING_SKIP[@]}"
 done
 
 for b in $(test_bins -p zerosock-wire); do

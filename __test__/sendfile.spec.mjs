@@ -1,10 +1,20 @@
-// sock.sendFile() on both backends: whole files and ranges of 0 B, 1 B, a page ± 1 and 24 MiB
-// arrive byte for byte at a node:net peer (in this process and in another one), in order with
-// send() before and after, called from inside a 'data' callback too; bad input gets Node's
-// codes; TLS refuses it; descriptors come back.
+// sock.sendFile() on both backends: whole files and ranges of 0 B, 1 B, a page ± 1, 24 MiB and
+// 1 GiB arrive byte for byte at a node:net peer (in this process and in another one), in order
+// with send() before and after, called from inside a 'data' callback too; bad input and closed
+// descriptors get Node's codes; destroy() mid-transfer (from a timer, from a promise) and a
+// peer's reset reject the promise; descriptors come back.
 import test from 'ava';
 import net from 'node:net';
-import { mkdtempSync, mkdirSync, writeFileSync, openSync, closeSync, rmSync } from 'node:fs';
+import {
+  mkdtempSync,
+  mkdirSync,
+  writeFileSync,
+  openSync,
+  closeSync,
+  ftruncateSync,
+  writeSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readdirSync, readlinkSync } from 'node:fs';
@@ -120,6 +130,65 @@ for (const backend of backends) {
     }
   });
 
+  test.serial(
+    `${backend}: 1 GiB to a node:net sink in another process, SHA-256 equal`,
+    async (t) => {
+      const chunk = 1 << 20;
+      const n = 1024;
+      const p = join(dir, `gib-${backend}`);
+      const fd = openSync(p, 'w');
+      const want = sha256();
+      const block = pattern(chunk, 9);
+      for (let i = 0; i < n; i++) {
+        block.writeUInt32LE(i, (i * 4099) % (chunk - 4)); // every MiB differs: a misplaced one shows
+        writeSync(fd, block);
+        want.update(block);
+      }
+      closeSync(fd);
+      const { spawn } = await import('node:child_process');
+      const child = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const h = require('node:crypto').createHash('sha256'); let n = 0;
+         const s = require('node:net').createServer((c) => {
+           c.on('data', (d) => { n += d.length; h.update(d); });
+           c.on('end', () => { process.stdout.write(JSON.stringify({ n, sha: h.digest('hex') }) + '\\n'); c.end(); });
+         }).listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      t.teardown(() => {
+        child.kill();
+        rmSync(p, { force: true });
+      });
+      const lines = [];
+      let wake = () => {};
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (d) => {
+        lines.push(...d.split('\n').filter(Boolean));
+        wake();
+      });
+      const line = (i, what) =>
+        within(
+          new Promise((r) => {
+            const check = () => (lines.length > i ? r(lines[i]) : (wake = check));
+            check();
+          }),
+          60_000,
+          what,
+        );
+      const port = Number(await line(0, 'sink listening'));
+      const s = await connect({ backend, port, host: '127.0.0.1' });
+      const r = await within(s.sendFile(p), 60_000, 'sendFile of 1 GiB');
+      t.is(r.bytes, n * chunk);
+      s.end();
+      const got = JSON.parse(await line(1, 'sink done'));
+      t.is(got.n, n * chunk);
+      t.is(got.sha, want.digest('hex'));
+    },
+  );
+
   test(`${backend}: bad input is refused with Node's codes`, async (t) => {
     const k = await sink();
     const s = await connect({ backend, port: k.port, host: '127.0.0.1' });
@@ -142,4 +211,108 @@ for (const backend of backends) {
     t.true(got.equals(pattern(100, 1)));
     k.close();
   });
+}
+
+/** A sparse file of `len` bytes (zeros): big without filling the disk or the heap. */
+const sparse = (name, len) => {
+  const p = join(dir, name);
+  const fd = openSync(p, 'w');
+  ftruncateSync(fd, len);
+  closeSync(fd);
+  return p;
+};
+
+for (const backend of backends) {
+  test.serial(`${backend}: a closed descriptor is EBADF, and the socket still sends`, async (t) => {
+    const k = await sink();
+    const s = await connect({ backend, port: k.port, host: '127.0.0.1' });
+    const p = file('ebadf', 10, 4);
+    const fd = openSync(p, 'r');
+    closeSync(fd);
+    await t.throwsAsync(s.sendFile(fd), { code: 'EBADF' });
+    const r = await s.sendFile(p);
+    t.is(r.bytes, 10);
+    s.end();
+    t.true((await within(k.bytes, 10_000, 'sink')).equals(pattern(10, 4)));
+    k.close();
+  });
+
+  test.serial(
+    `${backend}: destroy() during a transfer (from a timer, then from a promise) rejects it and gives the descriptors back`,
+    async (t) => {
+      const fds = fileFds();
+      const p = sparse('huge', 1 << 30);
+      // a peer in another process that reads nothing: the transfer cannot finish
+      const { spawn } = await import('node:child_process');
+      const child = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const s = require('node:net').createServer((c) => c.pause()).listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      t.teardown(() => child.kill());
+      const port = await within(
+        new Promise((r) => child.stdout.once('data', (d) => r(Number(String(d).trim())))),
+        10_000,
+        'peer listening',
+      );
+      for (const how of ['timer', 'promise']) {
+        const s = await connect({ backend, port, host: '127.0.0.1' });
+        const closed = new Promise((r) => s.once('close', r));
+        const sending = s.sendFile(p);
+        if (how === 'timer') setTimeout(() => s.destroy(), 200);
+        else Promise.resolve().then(() => s.destroy());
+        const err = await within(
+          sending.then(
+            () => null,
+            (e) => e,
+          ),
+          10_000,
+          'sendFile settles',
+        );
+        t.truthy(err, `${how}: the transfer of 1 GiB to a peer that reads nothing cannot succeed`);
+        t.is(err?.code, 'ERR_ZEROSOCK_SOCKET_CLOSED', how);
+        await within(closed, 10_000, "'close'");
+        // after destroy: refused at once
+        await t.throwsAsync(s.sendFile(p), {
+          code: 'ERR_ZEROSOCK_SOCKET_CLOSED',
+          message: 'sendFile() on a closed socket',
+        });
+      }
+      await until(() => fileFds() <= fds + 1, 5_000).catch(() => {}); // +1: the child's pipe
+      t.true(fileFds() <= fds + 1, `descriptors back: ${openFds()}`);
+    },
+  );
+
+  test.serial(
+    `${backend}: the peer resets mid-transfer: the promise rejects with a system error`,
+    async (t) => {
+      const p = sparse('reset', 256 << 20);
+      let got = 0;
+      const server = net.createServer((c) => {
+        c.on('data', (d) => {
+          got += d.length;
+          if (got >= 1 << 20) c.resetAndDestroy();
+        });
+        c.on('error', () => {});
+      });
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      t.teardown(() => server.close());
+      const s = await connect({ backend, port: server.address().port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const err = await within(
+        s.sendFile(p).then(
+          () => null,
+          (e) => e,
+        ),
+        20_000,
+        'sendFile settles',
+      );
+      t.truthy(err, '256 MiB cannot all arrive at a peer that reset after 1 MiB');
+      t.regex(String(err?.code), /^(ECONNRESET|EPIPE|ERR_ZEROSOCK_SOCKET_CLOSED)$/);
+      s.destroy();
+    },
+  );
 }

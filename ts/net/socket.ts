@@ -256,7 +256,7 @@ export class Socket extends EventEmitter implements SocketSink {
     const tls = (): boolean => this.tls !== null;
     this.files ??= new FileSender(this.engine, this.id, {
       beforeFile: (n) => {
-        this.life.assertWritable();
+        this.life.assertWritable('sendFile()');
         this.sender.beforeZeroCopy(n);
       },
       fileShort: (n) => this.sender.onSent(n),

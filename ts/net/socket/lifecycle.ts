@@ -48,13 +48,13 @@ export class Lifecycle {
     this.allowHalfOpen = allowHalfOpen;
   }
 
-  /** Throws `ERR_ZEROSOCK_SOCKET_CLOSED` unless `send()` may queue bytes. */
-  assertWritable(): void {
+  /** Throws `ERR_ZEROSOCK_SOCKET_CLOSED` unless `call` (`send()`, …) may queue bytes. */
+  assertWritable(call = 'send()'): void {
     if (this.destroyed || this.closed) {
-      throw new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', 'send() on a closed socket');
+      throw new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', `${call} on a closed socket`);
     }
     if (this.writableEnded) {
-      throw new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', 'send() after end()');
+      throw new ZerosockError('ERR_ZEROSOCK_SOCKET_CLOSED', `${call} after end()`);
     }
   }
 

@@ -518,6 +518,78 @@ for (const backend of backends) {
     },
   );
 
+  tlsSerial(
+    `${backend}: sendFile over TLS to node:tls in another process: encrypted in order with send(), copied, fds back`,
+    async (t) => {
+      const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const { tmpdir } = await import('node:os');
+      const dir = mkdtempSync(join(tmpdir(), 'zerosock-tls-file-'));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      const data = pattern((8 << 20) + 5, 11);
+      const path = join(dir, 'f');
+      writeFileSync(path, data);
+      const c = certs();
+      const { child, answer } = peer({ mode: 'server', ...c.server });
+      t.teardown(() => child.kill());
+      const { port } = await within(answer, 10_000, 'node:tls peer listening');
+      // (a first connection makes the engine; the baseline is taken with it)
+      const tlsOpts = { ca: c.ca, servername: 'localhost' };
+      const warm = await connect({ backend, port, host: '127.0.0.1', tls: tlsOpts });
+      warm.end();
+      await once(warm, 'close');
+      const fds = fdCount();
+      const s = await connect({
+        backend,
+        port,
+        host: '127.0.0.1',
+        tls: { ca: c.ca, servername: 'localhost' },
+      });
+      const want = Buffer.concat([
+        Buffer.from('head'),
+        data,
+        Buffer.from('mid'),
+        data.subarray(100, 100 + 70_000),
+        Buffer.from('tail'),
+      ]);
+      const h = sha256();
+      let got = 0;
+      const results = [];
+      const done = new Promise((resolve, reject) => {
+        s.on('data', (v) => {
+          if (got === 0) {
+            // from inside 'data': a file, a send, a range, a send, then end()
+            const files = [
+              s.sendFile(path),
+              s.send('mid'),
+              s.sendFile(path, { offset: 100, length: 70_000 }),
+            ];
+            s.send('tail');
+            Promise.all([files[0], files[2]]).then((r) => {
+              results.push(...r);
+              s.end();
+            }, reject);
+          }
+          h.update(v);
+          got += v.byteLength;
+        });
+        s.on('close', resolve);
+        s.on('error', reject);
+      });
+      s.send('head');
+      await within(done, 30_000, 'the echo of the files');
+      t.is(got, want.length);
+      t.is(h.digest('hex'), sha256().update(want).digest('hex'));
+      t.deepEqual(results, [
+        { bytes: data.length, copied: true },
+        { bytes: 70_000, copied: true },
+      ]);
+      t.is(s.writableLength, 0);
+      await until(() => fdCount() <= fds, 5_000).catch(() => {});
+      t.true(fdCount() <= fds, 'descriptors back');
+    },
+  );
+
   tlsTest(`${backend}: tls options are validated with node's codes`, async (t) => {
     const c = certs();
     const bad = (fn, code, what) => {

@@ -250,7 +250,8 @@ export class Socket extends EventEmitter implements SocketSink {
    * is a path (opened and closed here) or an open descriptor (yours: never closed). Resolves
    * with the bytes sent; rejects with node:fs's errors (`ENOENT`, `EISDIR`, `EBADF`),
    * `ERR_OUT_OF_RANGE` for a range past the end, and `ERR_ZEROSOCK_SOCKET_CLOSED` when the
-   * socket closes first. Not on TLS sockets (`ERR_ZEROSOCK_WRONG_SOCKET_KIND`).
+   * socket closes first. On a TLS socket the file is read and encrypted natively, in the same
+   * order, and the result says `copied: true`.
    */
   sendFile(file: string | number, options?: SendFileOptions): Promise<SendFileResult> {
     const tls = (): boolean => this.tls !== null;

@@ -1,7 +1,7 @@
 //! TLS on both backends, engine to engine over 127.0.0.1: sends before and after the
 //! handshake arrive in order, `Sent` counts plaintext, small sends made during the handshake
 //! leave in a few records (not one per send), a wrong name and garbage end in `TlsFailed` with
-//! node:tls's code, and nothing leaks.
+//! node:tls's code, files are read and encrypted in order with sends, and nothing leaks.
 
 mod common;
 
@@ -91,6 +91,91 @@ fn echo_through_tls_keeps_order_counts_plaintext_and_batches_records() {
         assert!(
             overhead < 12_000,
             "{kind:?}: {overhead} bytes of TLS overhead"
+        );
+        if echo.closed == 0 {
+            drive(&mut e, T, |e, ev| {
+                echo.on(e, &ev);
+                echo.closed == 1
+            });
+        }
+        e.close(l).unwrap();
+        drive(
+            &mut e,
+            T,
+            |_, ev| matches!(ev, Event::Closed { socket } if socket == l),
+        );
+        assert_eq!(in_use(&pool), baseline, "{kind:?}: buffers leaked");
+    }
+}
+
+#[test]
+fn files_on_tls_are_encrypted_in_order_with_sends_and_the_fin_waits_for_them() {
+    use std::os::fd::AsRawFd;
+    let (scfg, ccfg) = configs();
+    let path = std::env::temp_dir().join(format!("zs-tls-file-{}", std::process::id()));
+    let data: Vec<u8> = (0..(5 << 20) + 123)
+        .map(|i| pattern_byte(i as u64 * 7))
+        .collect();
+    std::fs::write(&path, &data).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    for kind in backends() {
+        let pool = pool(64, None);
+        let mut e = engine(kind, &pool);
+        let baseline = in_use(&pool);
+        let l = e.listen("127.0.0.1:0".parse().unwrap(), 64, false).unwrap();
+        e.set_tls_server(l, scfg.clone()).unwrap();
+        let at = e.local_addr(l).unwrap();
+        let c = e.connect(at).unwrap();
+        e.set_tls_client(c, &ccfg, "localhost").unwrap();
+        // during the handshake: a send, a file range, a send, an empty range, a send, end()
+        let (off, len) = (7u64, data.len() as u64 - 10);
+        e.send_copy(c, b"head").unwrap();
+        e.send_file(c, file.as_raw_fd(), off, len).unwrap();
+        e.send_copy(c, b"mid").unwrap();
+        e.send_file(c, file.as_raw_fd(), 3, 0).unwrap();
+        e.send_copy(c, b"tail").unwrap();
+        e.shutdown_write(c).unwrap();
+        let mut want = b"head".to_vec();
+        want.extend_from_slice(&data[off as usize..(off + len) as usize]);
+        want.extend_from_slice(b"midtail");
+        let mut echo = Echo::default();
+        let (mut got, mut sent, mut files) = (Vec::new(), 0u64, Vec::new());
+        drive(&mut e, T, |e, ev| {
+            if ev.connection() != Some(c) && !matches!(ev, Event::Closed { socket } if socket == c)
+            {
+                echo.on(e, &ev);
+                return false;
+            }
+            match ev {
+                Event::Connected { .. } | Event::TlsReady { .. } => {}
+                Event::Data { .. } => got.extend(take_data(e, &pool, &ev)),
+                Event::Sent { bytes, .. } => sent += bytes,
+                Event::FileSent { bytes, errno, .. } => files.push((bytes, errno, sent)),
+                Event::Eof { .. } => e.close(c).unwrap(),
+                Event::Closed { .. } => return true,
+                other => panic!("{kind:?}: unexpected {other:?}"),
+            }
+            false
+        });
+        assert!(
+            got == want,
+            "{kind:?}: {} bytes back, {} wanted",
+            got.len(),
+            want.len()
+        );
+        assert_eq!(files.len(), 2, "{kind:?}: one FileSent per file");
+        assert_eq!((files[0].0, files[0].1), (len, 0), "{kind:?}");
+        assert_eq!((files[1].0, files[1].1), (0, 0), "{kind:?}");
+        // each FileSent comes once the file's last byte was sent, not when it was read
+        assert!(
+            files[0].2 >= 4 + len,
+            "{kind:?}: FileSent before its bytes were sent"
+        );
+        assert_eq!(
+            sent,
+            want.len() as u64,
+            "{kind:?}: Sent counts the file's plaintext"
         );
         if echo.closed == 0 {
             drive(&mut e, T, |e, ev| {

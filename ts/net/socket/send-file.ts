@@ -2,7 +2,8 @@
  * `sock.sendFile()`: a file range rides the socket's native send queue as a segment of its own
  * (SEND_FILE record), so it leaves after what was sent before it and before what is sent after
  * it. The kernel moves the bytes (epoll: sendfile(2); io_uring: splice file → pipe → socket);
- * they never enter JS. Native sends from its own duplicate of the descriptor, so a path is
+ * they never enter JS. On a TLS socket native reads the file and encrypts it (a copy, reported as
+ * `copied: true`), in the same order. Native sends from its own duplicate of the descriptor, so a path is
  * opened here and closed as soon as native has its duplicate, and a caller's fd is never
  * closed. FILE_SENT records come back in queue order, one per call.
  */
@@ -24,6 +25,11 @@ export interface SendFileOptions {
 export interface SendFileResult {
   /** Bytes of the file the kernel took. */
   bytes: number;
+  /**
+   * True when the bytes passed through a buffer of zerosock's: on a TLS socket the file is read
+   * and encrypted from a copy. False: the kernel moved them from the page cache.
+   */
+  copied: boolean;
 }
 
 const SEND_FILE_KEYS = ['offset', 'length'] as const;
@@ -34,7 +40,7 @@ export interface FileSenderHost {
   beforeFile(n: number): void;
   /** `n` bytes counted by `beforeFile` will never be sent (the file ended early or failed). */
   fileShort(n: number): void;
-  /** TLS sockets refuse files (their bytes must pass through the session). */
+  /** A TLS socket: native reads and encrypts the file (a copy). */
   readonly encrypted: boolean;
 }
 
@@ -92,12 +98,6 @@ export class FileSender {
     }
     const offset = opts.offset === undefined ? 0 : checkInt(opts.offset, 'options.offset');
     const length = opts.length === undefined ? undefined : checkInt(opts.length, 'options.length');
-    if (this.host.encrypted) {
-      throw new ZerosockError(
-        'ERR_ZEROSOCK_WRONG_SOCKET_KIND',
-        'sendFile() is not available on a TLS socket (its bytes must be encrypted): use send()',
-      );
-    }
     let fd: number;
     let own = false;
     if (typeof file === 'number') {
@@ -160,7 +160,7 @@ export class FileSender {
     if (p === undefined) return;
     if (bytes < p.expected) this.host.fileShort(p.expected - bytes);
     if (errno !== 0) p.reject(systemError(errno, 'sendfile'));
-    else p.resolve({ bytes });
+    else p.resolve({ bytes, copied: this.host.encrypted });
   }
 
   /** The socket was destroyed or closed: every file not reported yet fails. */

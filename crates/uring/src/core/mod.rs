@@ -8,6 +8,7 @@
 //! - `send.rs`: queueing sends, the direct `send(2)`, shutdown, the dirty list.
 //! - `recv.rs`: copy-break delivery, pause / resume, returned buffers.
 //! - `tls.rs`: TLS sessions on connections: sends encrypted, received bytes decrypted.
+//! - `tls_file.rs`: files on TLS connections: read, encrypted, in order with sends.
 //! - `turn.rs`: the pieces of a submit / poll both backends run.
 //! - `zerocopy/`: zerocopy sends (tracker, reports) and closes that wait for the kernel.
 
@@ -20,6 +21,7 @@ pub(crate) mod sendq;
 pub(crate) mod slab;
 mod sock;
 mod tls;
+mod tls_file;
 mod turn;
 pub(crate) mod zerocopy;
 

@@ -7,7 +7,7 @@ use crate::core::buffers::Buffers;
 use crate::core::slab::{Slab, SocketId};
 use crate::error::EngineError;
 use crate::event::Event;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use zerosock_pool::BufHandle;
 
 /// A send of at least this many times `direct_send_min` is written directly even when the
@@ -165,8 +165,8 @@ impl<B: Backend> Core<B> {
 
     /// Queues `len` bytes of file `fd` from `offset` behind what is queued (sends after it wait
     /// for it). The engine sends from a duplicate of `fd` and closes that duplicate; the
-    /// caller keeps `fd`. [`Event::FileSent`] reports the end. TLS sockets refuse (their bytes
-    /// must pass through the session).
+    /// caller keeps `fd`. [`Event::FileSent`] reports the end. On a TLS socket the file is
+    /// read and encrypted (core/tls_file.rs).
     pub fn send_file(
         &mut self,
         id: SocketId,
@@ -174,9 +174,6 @@ impl<B: Backend> Core<B> {
         offset: u64,
         len: u64,
     ) -> Result<(), EngineError> {
-        if self.is_tls(id) {
-            return Err(EngineError::InvalidArgument("sendFile on a TLS socket"));
-        }
         writable(&mut self.socks, id)?;
         // SAFETY: F_DUPFD_CLOEXEC on a descriptor number; fails cleanly if it is not open.
         let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
@@ -193,6 +190,11 @@ impl<B: Backend> Core<B> {
             });
             self.wake_owed = true;
             return Ok(());
+        }
+        if self.is_tls(id) {
+            // SAFETY: `dup` was just opened by us and is owned by nothing else.
+            let dup = unsafe { std::os::fd::OwnedFd::from_raw_fd(dup) };
+            return self.tls_send_file(id, dup, offset, len);
         }
         let s = writable(&mut self.socks, id)?;
         s.sendq.push_file(dup, offset, len);

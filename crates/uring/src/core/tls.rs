@@ -17,6 +17,7 @@
 //! the send queue for the connection.
 
 use super::buffers::{LARGE, SMALL};
+use super::tls_file::TlsBacklog;
 use super::{sock_mut, writable, Backend, Core, Kind, WriteShut};
 use crate::core::slab::SocketId;
 use crate::error::EngineError;
@@ -41,8 +42,9 @@ pub(crate) struct TlsConn {
     marks: VecDeque<(u64, u64)>,
     cipher_queued: u64,
     cipher_sent: u64,
-    /// Plaintext the socket accepted (sends), and how much of it `Sent` has reported.
-    plain_accepted: u64,
+    /// Plaintext the session took (encrypted, or kept during the handshake), and how much of
+    /// it `Sent` has reported.
+    pub(crate) plain_accepted: u64,
     plain_reported: u64,
     /// `TlsReady` / `TlsFailed` went out.
     ready_reported: bool,
@@ -50,6 +52,8 @@ pub(crate) struct TlsConn {
     /// `shutdown_write` came during the handshake: the FIN goes after it (and after what was
     /// sent meanwhile, and close_notify), not as soon as the ClientHello left.
     fin_after_handshake: bool,
+    /// Files (`sendFile`) and the sends that wait behind them (core/tls_file.rs).
+    pub(crate) backlog: TlsBacklog,
 }
 
 impl TlsConn {
@@ -64,6 +68,7 @@ impl TlsConn {
             ready_reported: false,
             failed_reported: false,
             fin_after_handshake: false,
+            backlog: TlsBacklog::default(),
         })
     }
 
@@ -81,6 +86,16 @@ impl TlsConn {
             self.plain_accepted
         };
         self.marks.push_back((self.cipher_queued, plain_end));
+    }
+
+    /// Queued ciphertext the kernel has not taken yet.
+    pub(crate) fn ahead(&self) -> u64 {
+        self.cipher_queued - self.cipher_sent
+    }
+
+    /// Plaintext bytes whose ciphertext was sent.
+    pub(crate) fn plain_sent(&self) -> u64 {
+        self.plain_reported
     }
 
     /// The kernel took `n` more ciphertext bytes: the plaintext bytes newly covered.
@@ -101,7 +116,7 @@ impl TlsConn {
 }
 
 /// The mutable bytes of a pool buffer's range. The caller owns the buffer.
-fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> &'a mut [u8] {
+pub(crate) fn bytes_mut<'a>(ptr: *mut u8, len: usize) -> &'a mut [u8] {
     // SAFETY: callers pass a pool buffer they own (a `Data` event's, or one just acquired) of
     // at least `len` bytes; nothing else reads or writes it while the slice lives.
     unsafe { std::slice::from_raw_parts_mut(ptr, len) }
@@ -154,7 +169,7 @@ impl<B: Backend> Core<B> {
         }
     }
 
-    fn tls_conn(&mut self, id: SocketId) -> Option<&mut TlsConn> {
+    pub(crate) fn tls_conn(&mut self, id: SocketId) -> Option<&mut TlsConn> {
         match self.socks.get_mut(id)?.tls.as_mut()? {
             SockTls::Conn(c) => Some(c),
             SockTls::Listener(_) => None,
@@ -168,7 +183,7 @@ impl<B: Backend> Core<B> {
 
     /// Queues what the session has for the peer (handshake, alerts, close_notify); returns
     /// whether there was anything.
-    fn queue_tls_output(&mut self, id: SocketId) -> bool {
+    pub(crate) fn queue_tls_output(&mut self, id: SocketId) -> bool {
         let Some(s) = self.socks.get_mut(id) else {
             return false;
         };
@@ -188,12 +203,9 @@ impl<B: Backend> Core<B> {
         true
     }
 
-    /// Encrypts `data` (one call's plaintext) into pool buffers and queues them: one record per
-    /// 16 KiB, each buffer holding as many records as fit. Errors: `Tls` (the session failed
-    /// or was ended), `Pool` (no buffer; what was encrypted stays queued).
-    pub fn tls_send(&mut self, id: SocketId, mut data: &[u8]) -> Result<(), EngineError> {
-        let large = self.bufs.large_size;
-        let small = self.bufs.small_size;
+    /// A send on a TLS socket: encrypted now ([`tls_encrypt`](Self::tls_encrypt)), or kept
+    /// behind a file that is still being sent (core/tls_file.rs).
+    pub fn tls_send(&mut self, id: SocketId, data: &[u8]) -> Result<(), EngineError> {
         let s = writable(&mut self.socks, id)?;
         let Some(SockTls::Conn(c)) = s.tls.as_mut() else {
             return Err(EngineError::WrongSocketKind);
@@ -201,14 +213,26 @@ impl<B: Backend> Core<B> {
         if data.is_empty() {
             return Ok(());
         }
-        c.plain_accepted += data.len() as u64;
-        self.stats.tls_plain_out += data.len() as u64;
+        if c.backlog.holds() {
+            c.backlog.hold(data);
+            return Ok(());
+        }
+        self.tls_encrypt(id, data)
+    }
+
+    /// Encrypts `data` into pool buffers and queues them: one record per 16 KiB of it (a
+    /// flush's corked batch is one call), each buffer holding as many records as fit. Errors:
+    /// `Tls` (the session failed or was ended), `Pool` (no buffer; what was encrypted stays
+    /// queued and counted).
+    pub(crate) fn tls_encrypt(&mut self, id: SocketId, mut data: &[u8]) -> Result<(), EngineError> {
+        let large = self.bufs.large_size;
+        let small = self.bufs.small_size;
+        let s = writable(&mut self.socks, id)?;
+        let Some(SockTls::Conn(c)) = s.tls.as_mut() else {
+            return Err(EngineError::WrongSocketKind);
+        };
         loop {
-            // the most plaintext whose records fit one large buffer
-            let mut take = data.len().min(large);
-            while take > 0 && c.session.ciphertext_len_bound(take) > large {
-                take -= (c.session.ciphertext_len_bound(take) - large).min(take);
-            }
+            let take = data.len().min(c.plain_fitting(large));
             let bound = c.session.ciphertext_len_bound(take);
             let class = if bound <= small { SMALL } else { LARGE };
             let (h, ptr) = self.bufs.acquire(class)?;
@@ -216,8 +240,15 @@ impl<B: Backend> Core<B> {
                 .session
                 .write_plaintext(&[&data[..take]], bytes_mut(ptr, bound))
             {
-                Ok(0) => self.bufs.release(h),
+                // (0: the handshake runs; the session keeps the plaintext)
+                Ok(0) => {
+                    c.plain_accepted += take as u64;
+                    self.stats.tls_plain_out += take as u64;
+                    self.bufs.release(h);
+                }
                 Ok(n) => {
+                    c.plain_accepted += take as u64;
+                    self.stats.tls_plain_out += take as u64;
                     c.queued(n);
                     s.sendq.push(h, ptr, n as u32);
                 }
@@ -256,6 +287,9 @@ impl<B: Backend> Core<B> {
         let Some(c) = self.tls_conn(id) else {
             return false;
         };
+        if c.backlog.end_after() {
+            return true; // after the files (core/tls_file.rs)
+        }
         let _ = c.session.end();
         let wait = c.session.is_handshaking();
         c.fin_after_handshake = wait;
@@ -288,6 +322,7 @@ impl<B: Backend> Core<B> {
                 Event::Sent { socket, bytes } => match self.tls_conn(socket) {
                     Some(c) => {
                         let plain = c.sent(bytes);
+                        flush |= self.tls_pump(socket);
                         // TLS-only bytes (handshake, alerts, close_notify) count 0; a `Sent`
                         // of 0 still says when the queue ran empty
                         let drained = self.socks.get(socket).is_some_and(|s| s.sendq.is_empty());
@@ -297,6 +332,7 @@ impl<B: Backend> Core<B> {
                                 bytes: plain,
                             });
                         }
+                        out.extend(self.tls_files_sent(socket));
                     }
                     None => out.push(ev),
                 },
@@ -361,7 +397,7 @@ impl<B: Backend> Core<B> {
             .session
             .read_tls(bytes_mut(ptr, len as usize), bytes_mut(plain_ptr, cap));
         self.bufs.release(buf);
-        let flush = self.queue_tls_output(id);
+        let mut flush = self.queue_tls_output(id);
         let c = self.tls_conn(id).expect("checked above");
         match r {
             Ok(o) => {
@@ -370,6 +406,7 @@ impl<B: Backend> Core<B> {
                     let fin = std::mem::take(&mut c.fin_after_handshake);
                     self.stats.tls_handshakes += 1;
                     out.push(Event::TlsReady { socket: id });
+                    flush |= self.tls_pump(id); // files sent during the handshake
                     if fin {
                         if let Some(s) = self.socks.get_mut(id) {
                             s.shut = WriteShut::Wanted;

@@ -1,21 +1,36 @@
-// Forwarding: a 'data' view passed to another socket's send() goes out from the receive buffer
+// Forwarding: a 'data' view passed to another socket's send() or sendZeroCopy() goes out from the receive buffer
 // itself (no copy by zerosock), counted in stats().forwardedBytes, and the buffer comes back to
 // the pool. A proxy written the natural way (pause on false, resume on 'drain') between a
 // node:net client and a node:net sink, each in this process or a child process.
 import test from 'ava';
 import net from 'node:net';
 import { connect, createServer, stats } from 'zerosock';
-import { backends, once, pattern, sha256, until, within } from './helpers.mjs';
+import { backends, pattern, sha256, until, within } from './helpers.mjs';
 import { startSink } from './peers/sink.mjs';
 
-/** A zerosock proxy: every accepted connection is relayed to the sink at `port`. */
-async function startProxy(backend, port, seen) {
+/**
+ * A zerosock proxy: every accepted connection is relayed to the sink at `port`, by `send()`
+ * (pause on false, resume on 'drain') or by `sendZeroCopy()` (pause while 16 sends are in
+ * flight, resume from their promises).
+ */
+async function startProxy(backend, port, seen, how = 'send') {
   const server = createServer({ backend }, (a) => {
     a.pause(); // nothing is read (so lost) before the far side is open
     connect({ port, host: '127.0.0.1', backend }).then((b) => {
-      seen.push(b);
+      // its port (the sink's key) and its 'close', caught before either can be missed
+      seen.push({ b, port: b.localPort, closed: new Promise((r) => b.once('close', r)) });
+      let inFlight = 0;
       a.on('data', (v) => {
-        if (!b.send(v)) {
+        if (how === 'sendZeroCopy') {
+          inFlight++;
+          b.sendZeroCopy(v).then(
+            () => {
+              if (--inFlight === 4) a.resume();
+            },
+            () => a.destroy(),
+          );
+          if (inFlight === 16) a.pause();
+        } else if (!b.send(v)) {
           a.pause();
           b.once('drain', () => a.resume());
         }
@@ -44,16 +59,21 @@ const data = pattern(16 << 20, 11);
 const want = sha256().update(data).digest('hex');
 
 for (const backend of backends) {
-  for (const where of ['same', 'child']) {
-    test(`${backend}: a proxy forwards 16 MiB without copying them, to a node:net sink in the ${where} process`, async (t) => {
+  for (const [where, how] of [
+    ['same', 'send'],
+    ['child', 'send'],
+    ['same', 'sendZeroCopy'],
+    ['child', 'sendZeroCopy'],
+  ]) {
+    test(`${backend}: a proxy forwards 16 MiB by ${how}() without copying them, to a node:net sink in the ${where} process`, async (t) => {
       const sink = await startSink('net', undefined, where);
       const seen = [];
-      const proxy = await startProxy(backend, sink.port, seen);
+      const proxy = await startProxy(backend, sink.port, seen, how);
       const before = stats()[backend];
       await within(sendThrough(proxy.address().port, data), 60_000, 'client');
       await until(() => seen.length === 1);
-      const b = seen[0];
-      const report = await within(sink.done(b.localPort), 60_000, 'sink');
+      const { b, port, closed } = seen[0];
+      const report = await within(sink.done(port), 60_000, 'sink');
       t.is(report.bytes, data.length);
       t.is(report.sha, want);
       const st = b.stats();
@@ -61,7 +81,7 @@ for (const backend of backends) {
         st.forwardedBytes >= data.length / 2,
         `${st.forwardedBytes} of ${data.length} B forwarded (the rest: copy-break-sized reads)`,
       );
-      await once(b, 'close').catch(() => {});
+      await within(closed, 10_000, "the proxy's 'close'");
       await proxy.close();
       await sink.close();
       await until(() => stats()[backend].poolInUse <= before.poolInUse, 10_000);

@@ -292,7 +292,7 @@ impl World {
 
     /// One fuzzed record.
     fn record(&mut self, u: &mut Unstructured<'_>) -> Result<Record> {
-        let kind = match u.int_in_range(0u8..=17)? {
+        let kind = match u.int_in_range(0u8..=18)? {
             k @ 0..=8 => i32::from(k) + 1,
             9 => 0,
             10 => -1,
@@ -300,6 +300,7 @@ impl World {
             13 | 14 => SubmitKind::Release as i32,
             15 => SubmitKind::SendZc as i32,
             16 => 10,
+            17 => SubmitKind::SendZcPool as i32,
             _ => u.arbitrary()?,
         };
         let sock = self.pick_socket(u)?;

@@ -96,6 +96,7 @@ export const enum Sub {
   SendZc = 8,
   ZcRecv = 9,
   SendFile = 10,
+  SendZcPool = 11,
 }
 
 /** System call names of error records, by index. */

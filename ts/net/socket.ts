@@ -277,6 +277,11 @@ export class Socket extends EventEmitter implements SocketSink {
     this.sender.beforeZeroCopy(n);
   }
 
+  /** @internal `n` bytes of a lent pool buffer were sent without a copy. */
+  countForwarded(n: number): void {
+    this.counters.forwardedBytes += n;
+  }
+
   /** Sends what is corked now instead of at the end of the tick. */
   flush(): void {
     if (this.life.destroyed) return;

@@ -80,6 +80,10 @@ pub enum SubmitKind {
     /// `[SEND_FILE, socket, fd, offsetLo, offsetHi, lenLo, lenHi]`: send `len` bytes of file
     /// `fd` from `offset` after what is queued (the engine sends from its own duplicate of `fd`).
     SendFile = 10,
+    /// `[SEND_ZC_POOL, socket, handleLo, handleHi, offset, len]`: zerocopy send of a pool
+    /// buffer JS holds (a 'data' view's); the engine owns the buffer from then on and gives
+    /// it back to the pool when the kernel lets go.
+    SendZcPool = 11,
 }
 
 impl EventKind {
@@ -132,7 +136,7 @@ impl EventKind {
 
 impl SubmitKind {
     /// Every kind, in value order.
-    pub const ALL: [SubmitKind; 10] = [
+    pub const ALL: [SubmitKind; 11] = [
         SubmitKind::Send,
         SubmitKind::Release,
         SubmitKind::Shutdown,
@@ -143,6 +147,7 @@ impl SubmitKind {
         SubmitKind::SendZc,
         SubmitKind::ZcRecv,
         SubmitKind::SendFile,
+        SubmitKind::SendZcPool,
     ];
 
     /// The kind with value `v`, if any.

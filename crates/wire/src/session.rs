@@ -313,6 +313,17 @@ impl Session {
             SubmitKind::Release => self.lent.take_back(h) && e.release_recv(h).is_ok(),
             SubmitKind::Drop => self.lent.take_back(h) && self.js_pool.release(h).is_ok(),
             SubmitKind::SendZc => self.send_pinned(sock, r[2], r[3] as u32, r[4] as u32),
+            SubmitKind::SendZcPool => {
+                if !self.lent.take_back(h) {
+                    return false;
+                }
+                let sent = e.send_zerocopy(sock, h, r[4] as u32, r[5] as u32).is_ok();
+                if !sent {
+                    // Refused (the socket failed or closed first): the buffer is still ours.
+                    let _ = self.js_pool.release(h);
+                }
+                sent
+            }
             SubmitKind::SendFile => {
                 let off = (r[3] as u32 as u64) | ((r[4] as u32 as u64) << 32);
                 let len = (r[5] as u32 as u64) | ((r[6] as u32 as u64) << 32);

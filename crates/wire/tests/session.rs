@@ -130,6 +130,46 @@ fn data_in_send_out_and_the_lent_handle_gate() {
 }
 
 #[test]
+fn a_received_buffer_sent_by_zerocopy_goes_to_the_engine_and_back_to_the_pool() {
+    for kind in backends() {
+        let (mut s, sock, mut peer) = connected(kind);
+        let engine_holds = s.stats().pool.in_use;
+        peer.write_all(b"relay me").unwrap();
+        let seen = until(&mut s, Vec::new(), is(EventKind::Data));
+        let data = *seen.iter().find(|r| is(EventKind::Data)(r)).unwrap();
+        let received = records::handle_from_ints(data[5], data[6]);
+        let zc = [
+            SubmitKind::SendZcPool as i32,
+            sock as i32,
+            data[5],
+            data[6],
+            0, // the offset in the buffer (received bytes start at its first byte)
+            data[4],
+            0,
+            0,
+        ];
+        let seen = flush(&mut s, &[zc]);
+        assert_eq!(failed(&s), 0, "{kind}");
+        assert!(!s.lent_to_js(received), "{kind}: the engine owns it now");
+        let mut got = [0u8; 8];
+        peer.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"relay me");
+        until(&mut s, seen, is(EventKind::ZcDone));
+        // a second send of the same handle is refused: JS no longer holds it
+        flush(&mut s, &[zc]);
+        assert_eq!(failed(&s), 1, "{kind}: a repeated SEND_ZC_POOL");
+        let close = [SubmitKind::Close as i32, sock as i32, 0, 0, 0, 0, 0, 0];
+        let seen = flush(&mut s, &[close]);
+        until(&mut s, seen, is(EventKind::Closed));
+        assert_eq!(
+            s.stats().pool.in_use,
+            engine_holds,
+            "{kind}: the buffer is back"
+        );
+    }
+}
+
+#[test]
 fn pinned_zerocopy_sends_are_named_by_token_and_length() {
     for kind in backends() {
         let (mut s, sock, mut peer) = connected(kind);

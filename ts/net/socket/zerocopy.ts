@@ -12,7 +12,9 @@
  * pending entry until completion, so V8 keeps its backing store (whose address never moves);
  * the binding only records the address (`pinZeroCopy`) for the next SEND_ZC record, which keeps
  * the send's place among the socket's other sends. No napi reference and no copy. Do not
- * transfer or detach the `ArrayBuffer` while a send is in flight. Views of a `BufferPool` and
+ * transfer or detach the `ArrayBuffer` while a send is in flight. The view of a running 'data'
+ * callback is forwarded: its pool buffer goes to the send (SEND_ZC_POOL) and comes back to the
+ * pool when the kernel lets go (counted in `forwardedBytes`). Views of a `BufferPool` and
  * retained receive views are lent in place: `release()` of them throws
  * `ERR_ZEROSOCK_BUFFER_IN_FLIGHT` until completion. Writing into a lent buffer cannot be
  * stopped — it changes what may be sent.
@@ -89,6 +91,8 @@ export interface ZeroCopyHost {
   listenerCount(event: string | symbol): number;
   /** Seals corked bytes (so they go before) and counts `n` bytes as pending. */
   beforeZeroCopy(n: number): void;
+  /** `n` bytes left from a pool buffer zerosock lent, without a copy (`forwardedBytes`). */
+  countForwarded(n: number): void;
 }
 
 /** Default `zerocopyThreshold`: below it a copy is cheaper than pinning plus a notification. */
@@ -187,10 +191,19 @@ export class ZeroCopy {
     } else {
       const engine = host.engine;
       host.beforeZeroCopy(n);
-      const token = engine.native.pinZeroCopy(buf);
-      engine.submit(Sub.SendZc, host.id, -1, token, n);
-      entry.view = buf;
-      markInFlight(buf);
+      const lent = engine.takeLent(buf);
+      if (lent !== null) {
+        // A view of the running 'data' callback: its pool buffer goes to the send, and the
+        // engine gives it back to the pool when the kernel lets go (after the callback the
+        // receive side would have reused it while the kernel still read it).
+        engine.submit(Sub.SendZcPool, host.id, lent[0], lent[1], lent[2], n);
+        host.countForwarded(n);
+      } else {
+        const token = engine.native.pinZeroCopy(buf);
+        engine.submit(Sub.SendZc, host.id, -1, token, n);
+        entry.view = buf;
+        markInFlight(buf);
+      }
       this.zc.push(entry);
       this.engineNext = (this.engineNext + 1) >>> 0;
     }

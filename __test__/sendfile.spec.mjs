@@ -311,7 +311,11 @@ for (const backend of backends) {
         'sendFile settles',
       );
       t.truthy(err, '256 MiB cannot all arrive at a peer that reset after 1 MiB');
-      t.regex(String(err?.code), /^(ECONNRESET|EPIPE|ERR_ZEROSOCK_SOCKET_CLOSED)$/);
+      t.regex(
+        String(err?.code),
+        /^(ECONNRESET|EPIPE)$/,
+        "the socket's own error, as node:net gives it",
+      );
       s.destroy();
     },
   );

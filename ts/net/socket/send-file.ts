@@ -163,17 +163,22 @@ export class FileSender {
     else p.resolve({ bytes, copied: this.host.encrypted });
   }
 
-  /** The socket was destroyed or closed: every file not reported yet fails. */
+  /**
+   * The socket was destroyed or closed: every file not reported yet fails — with the socket's
+   * own system error when it failed (`ECONNRESET`, `EPIPE`, as node:net's write callbacks get
+   * it), else `ERR_ZEROSOCK_SOCKET_CLOSED` (with `cause` when destroyed with an error).
+   */
   abort(cause?: Error): void {
+    const system = cause !== undefined && 'syscall' in cause && 'errno' in cause;
     for (const p of this.queue.splice(0)) {
       p.reject(
-        new ZerosockError(
-          'ERR_ZEROSOCK_SOCKET_CLOSED',
-          'the socket closed before sendFile() finished',
-          {
-            cause,
-          },
-        ),
+        system
+          ? cause
+          : new ZerosockError(
+              'ERR_ZEROSOCK_SOCKET_CLOSED',
+              'the socket closed before sendFile() finished',
+              { cause },
+            ),
       );
     }
   }

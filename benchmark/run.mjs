@@ -199,7 +199,7 @@ machine.loadavgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
 // ------------------------------------------------------------------ rows
 
 const rows = [];
-const conns = { echo: cfg.echo.conns, idle: cfg.idle.conns };
+const conns = { echo: cfg.echo.conns, paced: cfg.paced.conns, idle: cfg.idle.conns };
 const fmtInt = (n) => n.toLocaleString('en-US');
 for (const name of socketNames) {
   const w = WORKLOADS[name];

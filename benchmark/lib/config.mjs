@@ -1,7 +1,17 @@
 // Sizes, counts and time bounds of each workload per mode. Every workload stops at whichever
 // comes first, its count or its time; `timeoutMs` is the hard stop of one measurement.
 
-export const WORKLOAD_NAMES = ['msgs', 'stream', 'latency', 'echo', 'idle', 'uds', 'ring', 'pool'];
+export const WORKLOAD_NAMES = [
+  'msgs',
+  'stream',
+  'latency',
+  'echo',
+  'paced',
+  'idle',
+  'uds',
+  'ring',
+  'pool',
+];
 
 export const MODES = {
   /** Tiny sizes for the test suite: checks that everything runs and moves the bytes. */
@@ -11,6 +21,13 @@ export const MODES = {
     stream: { durationMs: 400, warmupMs: 0, maxBytes: 4 << 20, timeoutMs: 15_000 },
     latency: { rounds: 200, warmupRounds: 20, maxMs: 3000, timeoutMs: 15_000 },
     echo: { conns: 20, durationMs: 200, warmupMs: 50, timeoutMs: 15_000 },
+    paced: {
+      conns: 10,
+      rates: [200, 2000, 20000],
+      durationMs: 300,
+      warmupMs: 50,
+      timeoutMs: 15_000,
+    },
     idle: { conns: 50, timeoutMs: 15_000 },
     ring: { counts: { 64: 20_000, 1024: 10_000 } },
     pool: { loop: 10_000 },
@@ -22,6 +39,13 @@ export const MODES = {
     stream: { durationMs: 2500, warmupMs: 500, maxBytes: 64 * 2 ** 30, timeoutMs: 60_000 },
     latency: { rounds: 10_000, warmupRounds: 1000, maxMs: 5000, timeoutMs: 30_000 },
     echo: { conns: 1000, durationMs: 2500, warmupMs: 500, timeoutMs: 60_000 },
+    paced: {
+      conns: 100,
+      rates: [200, 2000, 20000],
+      durationMs: 3000,
+      warmupMs: 500,
+      timeoutMs: 60_000,
+    },
     idle: { conns: 10_000, timeoutMs: 60_000 },
     ring: { counts: { 64: 1_000_000, 1024: 300_000 } },
     pool: { loop: 300_000 },
@@ -33,6 +57,13 @@ export const MODES = {
     stream: { durationMs: 3000, warmupMs: 500, maxBytes: 256 * 2 ** 30, timeoutMs: 120_000 },
     latency: { rounds: 20_000, warmupRounds: 2000, maxMs: 10_000, timeoutMs: 60_000 },
     echo: { conns: 1000, durationMs: 3000, warmupMs: 500, timeoutMs: 120_000 },
+    paced: {
+      conns: 100,
+      rates: [200, 2000, 20000],
+      durationMs: 5000,
+      warmupMs: 500,
+      timeoutMs: 120_000,
+    },
     idle: { conns: 10_000, timeoutMs: 120_000 },
     ring: { counts: { 64: 3_000_000, 1024: 1_000_000 } },
     pool: { loop: 2_000_000 },

@@ -234,6 +234,46 @@ function serveEcho(p) {
   return start;
 }
 
+/**
+ * The paced workload's server: the echo server, plus its own CPU accounting over the measured
+ * window (from the first request: after `warmupMs`, for `durationMs`), so connection set-up and
+ * close are not in the row.
+ */
+function servePaced(p) {
+  const start = serveEcho(p);
+  const echo = finish;
+  let firstSeen = false;
+  let echoed = 0;
+  const window = { cpuSeconds: NaN, requests: 0, ms: 0 };
+  let close = () => {};
+  const open = () => {
+    const cpu0 = process.cpuUsage();
+    const [n0, t0] = [echoed, performance.now()];
+    close = () => {
+      close = () => {};
+      window.cpuSeconds = cpuSeconds(process.cpuUsage(cpu0));
+      window.requests = (echoed - n0) / 64;
+      window.ms = performance.now() - t0;
+    };
+    // Closed a little before the client stops sending (or when the last connection closed).
+    setTimeout(() => close(), p.params.durationMs * 0.9);
+  };
+  finish = async () => {
+    const result = await echo();
+    close();
+    return { ...result, window };
+  };
+  return (w) => {
+    w.sock.on('data', (v) => {
+      echoed += v.byteLength;
+      if (firstSeen) return;
+      firstSeen = true;
+      setTimeout(open, p.params.warmupMs);
+    });
+    start(w);
+  };
+}
+
 /** One request/response lane on a connection: 64 B out, wait for the same 64 B back. */
 class Lane {
   constructor(w, tpl, id, onReply) {
@@ -383,6 +423,106 @@ function runEcho(p, socks) {
   };
 }
 
+// ------------------------------------------------------------------ paced load (paced)
+
+/**
+ * A paced client: `conns` node:net connections (whatever the server is) sending `rate` 64 B
+ * requests per second between them, round robin (each connection one per `conns / rate` s); open
+ * loop (a request goes at its time even if the last reply is late). Replies are matched in order.
+ */
+function runPaced(p, socks) {
+  const { params } = p;
+  const { rate } = params;
+  return async () => {
+    const tpl = messageTemplate(64);
+    const start = performance.now();
+    const warmEnd = start + params.warmupMs;
+    const stopAt = warmEnd + params.durationMs;
+    const samples = [];
+    let requests = 0;
+    let replies = 0;
+    let bad = 0;
+    let extra = 0;
+    let pendingTotal = 0;
+    let drained;
+    const allReplied = new Promise((resolve) => (drained = resolve));
+    let stopped = false;
+    const cpu0 = process.cpuUsage();
+    const lanes = socks.map((w, i) => {
+      const lane = { w, id: i, seq: 0, queue: [], acc: Buffer.allocUnsafe(64), got: 0 };
+      w.sock.on('data', (v) => {
+        let off = 0;
+        while (off < v.byteLength) {
+          const head = lane.queue[0];
+          if (head === undefined) {
+            extra += v.byteLength - off;
+            return;
+          }
+          const n = Math.min(64 - lane.got, v.byteLength - off);
+          lane.acc.set(v.subarray(off, off + n), lane.got);
+          lane.got += n;
+          off += n;
+          if (lane.got < 64) continue;
+          lane.got = 0;
+          lane.queue.shift();
+          if (lane.acc.compare(head.msg) !== 0) bad++;
+          replies++;
+          if (head.sentAt >= warmEnd && head.sentAt < stopAt) {
+            samples.push(performance.now() - head.sentAt);
+          }
+          if (--pendingTotal === 0 && stopped) drained();
+        }
+      });
+      return lane;
+    });
+    // One scheduler for all connections: every request is due at start + k / rate; each
+    // wake-up sends the ones due, round robin over the connections (timers fire at ~1 ms).
+    let next = 0;
+    let timer = null;
+    const pump = () => {
+      const now = performance.now();
+      if (now >= stopAt) return;
+      const due = Math.floor(((now - start) * rate) / 1000) + 1;
+      while (requests < due) {
+        const lane = lanes[next];
+        next = (next + 1) % lanes.length;
+        const msg = makeMessage(tpl, (lane.id << 20) + lane.seq++);
+        lane.queue.push({ msg, sentAt: now });
+        pendingTotal++;
+        requests++;
+        lane.w.send(msg);
+      }
+      timer = setTimeout(pump, Math.max(0, start + (requests * 1000) / rate - now));
+    };
+    pump();
+    await sleep(stopAt - start);
+    stopped = true;
+    clearTimeout(timer);
+    if (pendingTotal > 0) await withTimeout(allReplied, params.timeoutMs, 'paced replies');
+    const cpu = cpuSeconds(process.cpuUsage(cpu0));
+    await Promise.all(socks.map((w) => endAndClose(w, params.timeoutMs)));
+    samples.sort((a, b) => a - b);
+    const q = (f) =>
+      samples.length === 0
+        ? NaN
+        : samples[Math.min(samples.length - 1, Math.floor(f * samples.length))] * 1e3;
+    return {
+      conns: socks.length,
+      rate,
+      achievedRate: requests / ((stopAt - start) / 1000),
+      requests,
+      replies,
+      bad,
+      extraBytes: extra,
+      lanes: lanes.length,
+      samples: samples.length,
+      p50Us: q(0.5),
+      p99Us: q(0.99),
+      cpuSeconds: cpu,
+    };
+  };
+}
+
 // ------------------------------------------------------------------ idle connections
 
 const rss = () => process.memoryUsage().rss;
@@ -431,6 +571,7 @@ const commands = {
     let before = null;
     if (kind === 'msgs' || kind === 'stream') onConn = serveOneWay(m);
     else if (kind === 'latency' || kind === 'echo') onConn = serveEcho(m);
+    else if (kind === 'paced') onConn = servePaced(m);
     else if (kind === 'idle') ({ start: onConn, before } = serveIdle(m));
     else throw new Error(`unknown workload ${m.workload}`);
     server = await listen(m.impl, m.variant, onConn, { path: m.path });
@@ -449,6 +590,9 @@ const commands = {
       run = runLatency(m, await connect(m.impl, m.variant, target));
     } else if (kind === 'echo') {
       run = runEcho(m, await connectMany(m.impl, m.variant, target, m.params.conns));
+    } else if (kind === 'paced') {
+      // The clients are node:net whatever the server is: the row is about the server.
+      run = runPaced(m, await connectMany('net', 'write', target, m.params.conns));
     } else if (kind === 'idle') {
       await settle();
       const rss0 = rss();

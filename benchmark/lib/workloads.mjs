@@ -271,6 +271,54 @@ export const WORKLOADS = {
     ],
   },
 
+  paced: {
+    title: 'paced load: 64 B echo, node:net clients sending at a fixed rate (open loop)',
+    measurements(cfg, zs) {
+      const params = cfg.paced;
+      return params.rates.flatMap((rate) => [
+        ...zs.map((impl) => ({ impl, variant: 'cork', tag: rate, params: { ...params, rate } })),
+        { impl: 'net', variant: 'write', tag: rate, params: { ...params, rate } },
+      ]);
+    },
+    verify(m, r) {
+      const p = [];
+      if (r.client.conns !== m.params.conns) p.push(`only ${r.client.conns} connections`);
+      if (!(r.client.samples > 0)) p.push('no replies in the window');
+      if (r.client.bad !== 0) p.push(`${r.client.bad} replies differ from their request`);
+      if (r.client.replies !== r.client.requests)
+        p.push(`${r.client.requests - r.client.replies} requests unanswered`);
+      if (r.client.extraBytes !== 0) p.push(`${r.client.extraBytes} unexpected bytes`);
+      if (r.server.echoedBytes !== r.client.requests * 64)
+        p.push(`server echoed ${r.server.echoedBytes} B, client sent ${r.client.requests * 64} B`);
+      if (!(r.server.window.requests > 0)) p.push('the server counted no request in its window');
+      // A paced row is only about the server if the client kept its pace.
+      if (r.client.achievedRate < 0.9 * m.tag)
+        p.push(`client reached ${r.client.achievedRate.toFixed(0)} req/s of ${m.tag}`);
+      return p;
+    },
+    metrics(m, r) {
+      return {
+        cpuUsPerReq: (r.server.window.cpuSeconds * 1e6) / Math.max(1, r.server.window.requests),
+        p50Us: r.client.p50Us,
+        p99Us: r.client.p99Us,
+        replies: r.client.replies,
+      };
+    },
+    rows: [200, 2000, 20000].flatMap((rate) =>
+      [
+        ['cpuUsPerReq', 'server CPU per request'],
+        ['p50Us', 'reply p50'],
+        ['p99Us', 'reply p99'],
+      ].map(([metric, what]) => ({
+        tag: rate,
+        label: `paced ${rate.toLocaleString('en-US')} req/s, {conns} node:net clients, 64 B echo: ${what} (defaults)`,
+        net: 'write',
+        zs: 'cork',
+        metric,
+      })),
+    ),
+  },
+
   idle: {
     title: 'idle connections: RSS growth per connection',
     measurements(cfg, zs) {

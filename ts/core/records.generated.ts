@@ -169,6 +169,8 @@ export interface NativeEngineStats {
   failedRecords: number;
   /** Turns that returned to the event loop with work only a submit hands to the kernel (the engine submitted it then); always 0 unless a path forgot to flush. */
   strandedSubmits: number;
+  /** Times the event loop woke up for the engine (its notify fd was ready): what an idle connection must not cause. */
+  loopWakeups: number;
   /** Busy-poll spins (`setBusyPoll`). */
   busyPolls: number;
   /** Busy-poll spins that saw work arrive in their budget. */

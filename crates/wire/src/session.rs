@@ -52,6 +52,8 @@ pub struct Session {
     busy: BusyPoll,
     /// Turns that returned to the event loop with work owed (see [`Session::settle`]).
     stranded: u64,
+    /// Times the event loop woke for the engine (its notify fd was ready).
+    loop_wakeups: u64,
     tls: TlsConfigs,
 }
 
@@ -96,6 +98,7 @@ impl Session {
             lent: LentHandles::new(),
             busy: BusyPoll::new(Duration::ZERO),
             stranded: 0,
+            loop_wakeups: 0,
             tls: TlsConfigs::default(),
         })
     }
@@ -402,6 +405,7 @@ impl Session {
 
     /// The event loop woke up for the engine's notify fd.
     pub fn woke(&mut self) {
+        self.loop_wakeups += 1;
         self.busy.engine_woke(Instant::now());
     }
 
@@ -422,6 +426,7 @@ impl Session {
             pool: self.pool.stats(),
             failed_records: self.failed_records,
             stranded_submits: self.stranded,
+            loop_wakeups: self.loop_wakeups,
             busy_poll_budget_us: self.busy.budget().as_micros() as u64,
         }
     }

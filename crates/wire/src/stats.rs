@@ -25,6 +25,8 @@ pub struct StatsSources {
     pub failed_records: u64,
     /// Turns that returned to the event loop owing a submit.
     pub stranded_submits: u64,
+    /// Times the event loop woke for the engine.
+    pub loop_wakeups: u64,
     /// Busy polling's budget now, µs.
     pub busy_poll_budget_us: u64,
 }
@@ -58,6 +60,7 @@ pub const ENGINE_STATS: &[Stat<StatsSources>] = &[
     Stat { name: "poolReleased", doc: "Pool releases.", get: |s| num(s.pool.released) },
     Stat { name: "failedRecords", doc: "Submission records refused (socket gone, handle not held by JS, ...).", get: |s| num(s.failed_records) },
     Stat { name: "strandedSubmits", doc: "Turns that returned to the event loop with work only a submit hands to the kernel (the engine submitted it then); always 0 unless a path forgot to flush.", get: |s| num(s.stranded_submits) },
+    Stat { name: "loopWakeups", doc: "Times the event loop woke up for the engine (its notify fd was ready): what an idle connection must not cause.", get: |s| num(s.loop_wakeups) },
     Stat { name: "busyPolls", doc: "Busy-poll spins (`setBusyPoll`).", get: |s| num(s.engine.busy_polls) },
     Stat { name: "busyPollHits", doc: "Busy-poll spins that saw work arrive in their budget.", get: |s| num(s.engine.busy_poll_hits) },
     Stat { name: "busyPollYields", doc: "Busy-poll spins cut short because another handle of the loop was ready.", get: |s| num(s.engine.busy_poll_yields) },

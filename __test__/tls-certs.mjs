@@ -55,6 +55,8 @@ export function certs() {
   const ext = (name, body) => writeFileSync(join(dir, `${name}.ext`), body);
   ext('server', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n');
   ext('client', 'extendedKeyUsage=clientAuth\n');
+  ext('alpha', 'subjectAltName=DNS:alpha.test\nextendedKeyUsage=serverAuth\n');
+  ext('wild', 'subjectAltName=DNS:*.beta.test\nextendedKeyUsage=serverAuth\n');
   const signed = (name, cn, extName) => {
     key(name);
     run(
@@ -87,6 +89,8 @@ export function certs() {
   };
   signed('server', 'localhost', 'server');
   signed('client', 'test client', 'client');
+  signed('alpha', 'alpha.test', 'alpha');
+  signed('wild', '*.beta.test', 'wild');
   // expired: `openssl ca` is the 3.0 tool that takes explicit dates
   key('expired');
   run('req', '-new', '-key', 'expired.key', '-out', 'expired.csr', '-subj', '/CN=localhost');
@@ -141,6 +145,8 @@ export function certs() {
     otherCa: read('other.pem'),
     server: pair('server'),
     client: pair('client'),
+    alpha: pair('alpha'),
+    wildBeta: pair('wild'),
     expired: pair('expired'),
     selfSigned: pair('self'),
   };

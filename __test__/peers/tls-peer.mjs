@@ -1,8 +1,9 @@
 // A node:tls peer in its own process, for TLS tests whose peer must be in another process.
 // The parent sends one IPC message:
 //   { mode: 'server', key, cert }: an echo server on 127.0.0.1; answers { port }.
-//   { mode: 'client', port, ca, bytes, seed }: sends `bytes` of a pattern in random write
-//     sizes, reads the echo until `bytes` came back, answers { sha, n, authorized }.
+//   { mode: 'client', port, ca, bytes, seed, servername? }: sends `bytes` of a pattern in random
+//     write sizes, reads the echo until `bytes` came back, answers { sha, n, authorized, subject }
+//     (`subject`: the server certificate's CN; `servername` defaults to 'localhost').
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 
@@ -30,8 +31,15 @@ process.once('message', (m) => {
   const data = pattern(m.bytes, m.seed);
   const h = createHash('sha256');
   let n = 0;
-  const c = tls.connect({ port: m.port, host: '127.0.0.1', ca: m.ca, servername: 'localhost' });
+  const c = tls.connect({
+    port: m.port,
+    host: '127.0.0.1',
+    ca: m.ca,
+    servername: m.servername ?? 'localhost',
+  });
+  let subject;
   c.on('secureConnect', () => {
+    subject = c.getPeerCertificate().subject;
     let off = 0;
     let x = m.seed;
     const pump = () => {
@@ -51,7 +59,9 @@ process.once('message', (m) => {
     if (n >= m.bytes) c.end();
   });
   c.on('close', () => {
-    process.send({ sha: h.digest('hex'), n, authorized: c.authorized }, () => process.exit(0));
+    process.send({ sha: h.digest('hex'), n, authorized: c.authorized, subject: subject?.CN }, () =>
+      process.exit(0),
+    );
   });
   c.on('error', (e) => process.send({ error: e.code ?? e.message }, () => process.exit(1)));
 });

@@ -3,7 +3,9 @@
 //   { mode: 'server', key, cert }: an echo server on 127.0.0.1; answers { port }.
 //   { mode: 'client', port, ca, bytes, seed, servername? }: sends `bytes` of a pattern in random
 //     write sizes, reads the echo until `bytes` came back, answers { sha, n, authorized, subject }
-//     (`subject`: the server certificate's CN; `servername` defaults to 'localhost').
+//     (`subject`: the server certificate's CN; `servername` defaults to 'localhost'). With
+//     `block`, the bytes are pattern(block, seed) repeated (`bytes` a multiple of it), so a
+//     1 GiB run needs no 1 GiB buffer.
 import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 
@@ -28,7 +30,7 @@ process.once('message', (m) => {
     server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
     return;
   }
-  const data = pattern(m.bytes, m.seed);
+  const data = pattern(m.block ?? m.bytes, m.seed);
   const h = createHash('sha256');
   let n = 0;
   const c = tls.connect({
@@ -43,10 +45,11 @@ process.once('message', (m) => {
     let off = 0;
     let x = m.seed;
     const pump = () => {
-      while (off < data.length) {
+      while (off < m.bytes) {
         x = (x * 1103515245 + 12345) >>> 0;
-        const len = 1 + (x % 65536);
-        const ok = c.write(data.subarray(off, off + len));
+        const at = off % data.length;
+        const len = Math.min(1 + (x % 65536), data.length - at, m.bytes - off);
+        const ok = c.write(data.subarray(at, at + len));
         off += len;
         if (!ok) return void c.once('drain', pump);
       }

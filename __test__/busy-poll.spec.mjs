@@ -6,7 +6,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { connect, createServer, stats } from 'zerosock';
-import { backends, once, within } from './helpers.mjs';
+import { backends, netEchoPeer, once, within } from './helpers.mjs';
 
 /**
  * Counter `key` of `after` (engine stats) since `before`, a snapshot taken first (undefined
@@ -15,34 +15,11 @@ import { backends, once, within } from './helpers.mjs';
 const since = (after, before, key) => after[key] - (before?.[key] ?? 0);
 
 /**
- * A node:net echo server in another process (replies come from elsewhere, as in production),
- * replying after `delayMs` (0: at once).
- */
-async function echoPeer(t, delayMs = 0) {
-  const reply = delayMs
-    ? `c.on('data', (d) => setTimeout(() => c.write(d), ${delayMs}));`
-    : 'c.pipe(c);';
-  const child = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const s = require('node:net').createServer((c) => { c.setNoDelay(true); ${reply} });
-       s.listen(0, '127.0.0.1', () => console.log(s.address().port));
-       process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  t.teardown(() => child.kill());
-  const [line] = await within(once(child.stdout, 'data'), 10_000, 'echo peer');
-  return Number(String(line).trim());
-}
-
-/**
  * `rounds` 64 B request/reply round trips against an echo peer; every reply must equal its
  * request. `opts.delayMs`: the peer waits that long before each reply.
  */
 async function pingPong(t, backend, busyPollUs, rounds, opts = {}) {
-  const port = await echoPeer(t, opts.delayMs);
+  const port = await netEchoPeer(t, opts.delayMs);
   const c = await connect({ port, host: '127.0.0.1', backend, busyPollUs });
   const engine = c.engine;
   const during = { budget: engine.busyPoll };
@@ -152,7 +129,7 @@ for (const backend of backends) {
     // the whole gap; meanwhile a node:net ping-pong in this process must still get its replies
     // at once: the spin polls libuv's own fd and ends when another handle is ready. (A spin
     // holding the loop delays one node:net round trip by ~4 ms per zerosock round.)
-    const port = await echoPeer(t);
+    const port = await netEchoPeer(t);
     const net = await import('node:net');
     const n = net.connect(port, '127.0.0.1');
     await once(n, 'connect');
@@ -195,7 +172,7 @@ for (const backend of backends) {
   test.serial(`${backend}: no spin while the loop has immediates waiting`, async (t) => {
     // A sender that yields with setImmediate never lets libuv block: a spin there would only
     // burn the budget once per turn (it cost a one-way sender ~60% of its rate before).
-    const port = await echoPeer(t);
+    const port = await netEchoPeer(t);
     const c = await connect({ port, host: '127.0.0.1', backend, busyPollUs: 1000 });
     t.teardown(() => c.destroy());
     c.on('data', () => {});

@@ -1,5 +1,6 @@
 // Shared helpers of the ava suite: which backends to run, checksums, fd counting, bounded waits.
 import { createHash, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { probe } from 'zerosock';
 
@@ -71,4 +72,27 @@ export function within(promise, ms, what = 'operation') {
       timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
     }),
   ]);
+}
+
+/**
+ * A node:net echo server in another process (replies come from elsewhere, as in production),
+ * replying after `delayMs` (0: at once).
+ */
+export async function netEchoPeer(t, delayMs = 0) {
+  const reply = delayMs
+    ? `c.on('data', (d) => setTimeout(() => c.write(d), ${delayMs}));`
+    : 'c.pipe(c);';
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('node:net').createServer((c) => { c.setNoDelay(true); ${reply} });
+       s.listen(0, '127.0.0.1', () => console.log(s.address().port));
+       process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => child.kill());
+  const [line] = await within(once(child.stdout, 'data'), 10_000, 'echo peer');
+  return Number(String(line).trim());
 }

@@ -1,11 +1,13 @@
 // Certificates for the TLS tests, made with the `openssl` command in a temporary directory
 // (once per process): a CA and a server certificate it signs (localhost, 127.0.0.1, ::1), a
 // client certificate it signs, an expired server certificate, a self-signed one (as
-// `openssl req -x509` makes it: CA:TRUE), and a second CA that signed none of them.
+// `openssl req -x509` makes it: CA:TRUE), and a second CA that signed none of them; and the
+// zerosock TLS echo server the TLS specs serve with them.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'zerosock';
 
 /** Whether the `openssl` command is here (the TLS specs print why they skip otherwise). */
 export function haveOpenssl() {
@@ -152,4 +154,21 @@ export function certs() {
   };
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return made;
+}
+
+/**
+ * Starts a zerosock TLS echo server with the server certificate; `tlsOptions` extend its `tls`
+ * options, `extra` its other options. Resolves with { server, port, clientErrors }.
+ */
+export async function echoServer(backend, tlsOptions = {}, extra = {}) {
+  const c = certs();
+  const server = createServer({ backend, tls: { ...c.server, ...tlsOptions }, ...extra }, (s) => {
+    s.on('data', (v) => s.send(v)); // sent from inside the 'data' callback
+    s.on('end', () => s.end()); // ended from inside the 'end' callback
+    s.on('error', () => {});
+  });
+  const clientErrors = [];
+  server.on('tlsClientError', (err) => clientErrors.push(err));
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  return { server, port: server.address().port, clientErrors };
 }

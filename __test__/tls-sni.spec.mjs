@@ -6,39 +6,22 @@ import test from 'ava';
 import { spawn, fork } from 'node:child_process';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'zerosock';
 import { backends, once, pattern, sha256, within } from './helpers.mjs';
-import { certs, haveOpenssl } from './tls-certs.mjs';
+import { certs, echoServer, haveOpenssl } from './tls-certs.mjs';
 
 const openssl = haveOpenssl();
 if (!openssl) console.log('TLS SNI tests skipped: no `openssl` command to make certificates');
 const tlsTest = openssl ? test : test.skip;
 const PEER = fileURLToPath(new URL('./peers/tls-peer.mjs', import.meta.url));
 
-async function sniServer(backend) {
-  const c = certs();
-  const server = createServer(
-    {
-      backend,
-      tls: {
-        ...c.server,
-        SNI: [
-          { servername: 'alpha.test', ...c.alpha },
-          { servername: '*.beta.test', ...c.wildBeta },
-        ],
-      },
-    },
-    (s) => {
-      s.on('data', (v) => s.send(v));
-      s.on('end', () => s.end());
-      s.on('error', () => {});
-    },
-  );
-  const clientErrors = [];
-  server.on('tlsClientError', (e) => clientErrors.push(e));
-  await server.listen({ port: 0, host: '127.0.0.1' });
-  return { server, port: server.address().port, clientErrors };
-}
+/** The TLS echo server with two SNI contexts beside its default certificate. */
+const sniServer = (backend) =>
+  echoServer(backend, {
+    SNI: [
+      { servername: 'alpha.test', ...certs().alpha },
+      { servername: '*.beta.test', ...certs().wildBeta },
+    ],
+  });
 
 /** What a node:tls client asking for `servername` gets: { cn, authorized, error }. */
 function ask(port, servername) {

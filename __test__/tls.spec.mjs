@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { connect, createServer, createHttpServer, stats } from 'zerosock';
 import { backends, fdCount, once, pattern, sha256, until, within } from './helpers.mjs';
-import { certs, haveOpenssl } from './tls-certs.mjs';
+import { certs, echoServer, haveOpenssl } from './tls-certs.mjs';
 
 const openssl = haveOpenssl();
 if (!openssl) console.log('TLS tests skipped: no `openssl` command to make the certificates with');
@@ -33,20 +33,6 @@ function peer(message, onFirst) {
     child.once('close', (code) => reject(new Error(`tls peer exited (${code}) without an answer`)));
   });
   return { child, answer };
-}
-
-/** Starts a zerosock TLS echo server; `opts.tls` extends the server certificate options. */
-async function echoServer(backend, tlsOptions = {}, extra = {}) {
-  const c = certs();
-  const server = createServer({ backend, tls: { ...c.server, ...tlsOptions }, ...extra }, (s) => {
-    s.on('data', (v) => s.send(v)); // sent from inside the 'data' callback
-    s.on('end', () => s.end());
-    s.on('error', () => {});
-  });
-  const clientErrors = [];
-  server.on('tlsClientError', (err) => clientErrors.push(err));
-  await server.listen({ port: 0, host: '127.0.0.1' });
-  return { server, port: server.address().port, clientErrors };
 }
 
 /** A node:tls client's outcome against `port` with `options`: 'ok' or the error's code. */

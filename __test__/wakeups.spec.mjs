@@ -6,7 +6,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { connect, createServer, stats } from 'zerosock';
-import { backends, once, within } from './helpers.mjs';
+import { backends, netEchoPeer, once, within } from './helpers.mjs';
 
 const PACED = new URL('./peers/paced-client.mjs', import.meta.url).pathname;
 const COUNTERS = ['loopWakeups', 'busyPolls', 'busyPollSpunUs', 'enters', 'epollWaits'];
@@ -30,23 +30,6 @@ function run(t, args) {
       code === 0 ? resolve(out) : reject(new Error(`${args[0]} exited ${code}`)),
     );
   });
-}
-
-/** A node:net echo server in another process; resolves with its port. */
-async function netEchoPeer(t) {
-  const child = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const s = require('node:net').createServer((c) => c.pipe(c));
-       s.listen(0, '127.0.0.1', () => console.log(s.address().port));
-       process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  t.teardown(() => child.kill());
-  const [line] = await within(once(child.stdout, 'data'), 10_000, 'echo peer');
-  return Number(String(line).trim());
 }
 
 for (const backend of backends) {

@@ -23,6 +23,24 @@ const STREAMS = [
   ['1MB-crc', 1 << 20, 'crc'],
 ];
 
+/**
+ * The checks of a 64 B echo over many connections (`echo`, `paced`): every connection there,
+ * `inWindow` replies measured, each reply its request, nothing unanswered or extra, the server
+ * echoed what the client sent.
+ */
+function echoChecks(m, r, inWindow) {
+  const p = [];
+  if (r.client.conns !== m.params.conns) p.push(`only ${r.client.conns} connections`);
+  if (!(inWindow > 0)) p.push('no replies in the window');
+  if (r.client.bad !== 0) p.push(`${r.client.bad} replies differ from their request`);
+  if (r.client.replies !== r.client.requests)
+    p.push(`${r.client.requests - r.client.replies} requests unanswered`);
+  if (r.client.extraBytes !== 0) p.push(`${r.client.extraBytes} unexpected bytes`);
+  if (r.server.echoedBytes !== r.client.requests * 64)
+    p.push(`server echoed ${r.server.echoedBytes} B, client sent ${r.client.requests * 64} B`);
+  return p;
+}
+
 /** Each workload: measurements(cfg, zsImpls), verify(m, r), metrics(m, r), rows. */
 export const WORKLOADS = {
   msgs: {
@@ -241,18 +259,7 @@ export const WORKLOADS = {
         { impl: 'net', variant: 'write', tag: params.conns, params },
       ];
     },
-    verify(m, r) {
-      const p = [];
-      if (r.client.conns !== m.params.conns) p.push(`only ${r.client.conns} connections`);
-      if (!(r.client.windowReplies > 0)) p.push('no replies in the window');
-      if (r.client.bad !== 0) p.push(`${r.client.bad} replies differ from their request`);
-      if (r.client.replies !== r.client.requests)
-        p.push(`${r.client.requests - r.client.replies} requests unanswered`);
-      if (r.client.extraBytes !== 0) p.push(`${r.client.extraBytes} unexpected bytes`);
-      if (r.server.echoedBytes !== r.client.requests * 64)
-        p.push(`server echoed ${r.server.echoedBytes} B, client sent ${r.client.requests * 64} B`);
-      return p;
-    },
+    verify: (m, r) => echoChecks(m, r, r.client.windowReplies),
     metrics(m, r) {
       return {
         reqPerSec: r.client.windowReplies / (r.client.windowMs / 1000),
@@ -281,15 +288,7 @@ export const WORKLOADS = {
       ]);
     },
     verify(m, r) {
-      const p = [];
-      if (r.client.conns !== m.params.conns) p.push(`only ${r.client.conns} connections`);
-      if (!(r.client.samples > 0)) p.push('no replies in the window');
-      if (r.client.bad !== 0) p.push(`${r.client.bad} replies differ from their request`);
-      if (r.client.replies !== r.client.requests)
-        p.push(`${r.client.requests - r.client.replies} requests unanswered`);
-      if (r.client.extraBytes !== 0) p.push(`${r.client.extraBytes} unexpected bytes`);
-      if (r.server.echoedBytes !== r.client.requests * 64)
-        p.push(`server echoed ${r.server.echoedBytes} B, client sent ${r.client.requests * 64} B`);
+      const p = echoChecks(m, r, r.client.samples);
       if (!(r.server.window.requests > 0)) p.push('the server counted no request in its window');
       // A paced row is only about the server if the client kept its pace.
       if (r.client.achievedRate < 0.9 * m.tag)

@@ -17,7 +17,7 @@ import {
 
 const run = promisify(execFile);
 const RUN = fileURLToPath(new URL('../benchmark/run.mjs', import.meta.url));
-const WORKLOADS = ['msgs', 'stream', 'latency', 'echo', 'idle', 'uds', 'ring', 'pool'];
+const WORKLOADS = ['msgs', 'stream', 'latency', 'echo', 'paced', 'idle', 'uds', 'ring', 'pool'];
 
 test('bench --smoke: every workload runs, both sides agree on counts and checksums', async (t) => {
   t.timeout(120_000);
@@ -60,7 +60,7 @@ test('bench --smoke: every workload runs, both sides agree on counts and checksu
     // Measurements: node:net and every zerosock backend ran each socket workload, and the
     // receiving process saw exactly what the sending process claims.
     const impls = ['net', ...backends.map((b) => `zerosock-${b}`)];
-    for (const w of ['msgs', 'stream', 'latency', 'echo', 'idle', 'uds']) {
+    for (const w of ['msgs', 'stream', 'latency', 'echo', 'paced', 'idle', 'uds']) {
       const ran = new Set(res.measurements.filter((m) => m.workload === w).map((m) => m.impl));
       t.deepEqual([...ran].sort(), [...impls].sort(), w);
     }
@@ -93,9 +93,15 @@ test('bench --smoke: every workload runs, both sides agree on counts and checksu
         t.is(server.echoedBytes, client.sentBytes, m.key);
         t.true(client.p50Us > 0 && client.p99Us >= client.p50Us, m.key);
       }
-      if (m.workload === 'echo') {
+      if (m.workload === 'echo' || m.workload === 'paced') {
         t.is(client.replies, client.requests, m.key);
         t.is(server.echoedBytes, client.requests * 64, m.key);
+      }
+      if (m.workload === 'paced') {
+        // The client kept the rate it names, and the server counted requests in its window.
+        t.is(client.rate, m.params.rate, m.key);
+        t.true(client.achievedRate >= 0.9 * m.params.rate, m.key);
+        t.true(server.window.requests > 0, m.key);
       }
       if (m.workload === 'idle') {
         t.is(server.conns, m.params.conns, m.key);

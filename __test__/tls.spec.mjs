@@ -75,25 +75,44 @@ async function nodeTlsServer(pair, options = {}) {
 
 const poolInUse = (backend) => stats()[backend]?.poolInUse ?? 0;
 
+/** SHA-256 of `pattern(block, seed)` repeated `times` times (a 1 GiB stream from a 4 MiB block). */
+function repeatedSha(block, times, seed) {
+  const data = pattern(block, seed);
+  const h = sha256();
+  for (let i = 0; i < times; i++) h.update(data);
+  return h.digest('hex');
+}
+
+const GIB = 1 << 30;
+const BLOCK = 4 << 20;
+
 for (const backend of backends) {
   tlsTest(
-    `${backend}: node:tls client in another process -> zerosock TLS echo: 24 MiB SHA-256, random write sizes`,
+    `${backend}: node:tls client in another process -> zerosock TLS echo: 1 GiB SHA-256, random write sizes`,
     async (t) => {
+      t.timeout(150_000);
       const { server, port } = await echoServer(backend);
-      const bytes = 24 << 20;
-      const { answer } = peer({ mode: 'client', port, ca: certs().ca, bytes, seed: 7 });
-      const r = await within(answer, 60_000, 'node:tls client');
+      const { answer } = peer({
+        mode: 'client',
+        port,
+        ca: certs().ca,
+        bytes: GIB,
+        block: BLOCK,
+        seed: 7,
+      });
+      const r = await within(answer, 120_000, 'node:tls client');
       t.is(r.error, undefined);
       t.true(r.authorized);
-      t.is(r.n, bytes);
-      t.is(r.sha, sha256().update(pattern(bytes, 7)).digest('hex'));
+      t.is(r.n, GIB);
+      t.is(r.sha, repeatedSha(BLOCK, GIB / BLOCK, 7));
       await within(server.close(), 10_000, 'server.close');
     },
   );
 
   tlsTest(
-    `${backend}: zerosock TLS client -> node:tls echo in another process: once('drain', pump) with 256 KiB sends, 32 MiB SHA-256`,
+    `${backend}: zerosock TLS client -> node:tls echo in another process: once('drain', pump) with 256 KiB sends, 1 GiB SHA-256`,
     async (t) => {
+      t.timeout(150_000);
       let resolvePort;
       const portP = new Promise((r) => (resolvePort = r));
       const { child } = peer({ mode: 'server', ...certs().server }, (m) => resolvePort(m.port));
@@ -107,8 +126,8 @@ for (const backend of backends) {
         });
         t.true(s.encrypted);
         t.true(s.authorized);
-        const total = 32 << 20;
-        const data = pattern(total, 9);
+        const total = GIB;
+        const data = pattern(BLOCK, 9);
         const h = sha256();
         let got = 0;
         s.on('data', (v) => {
@@ -120,7 +139,8 @@ for (const backend of backends) {
         let drains = 0;
         const pump = () => {
           while (off < total) {
-            const ok = s.send(data.subarray(off, off + (256 << 10)));
+            const at = off % BLOCK;
+            const ok = s.send(data.subarray(at, at + (256 << 10)));
             off += 256 << 10;
             if (!ok) {
               drains++;
@@ -129,9 +149,9 @@ for (const backend of backends) {
           }
         };
         pump();
-        await within(once(s, 'close', 60_000), 60_000, 'echo of 32 MiB');
+        await within(once(s, 'close', 120_000), 120_000, 'echo of 1 GiB');
         t.is(got, total);
-        t.is(h.digest('hex'), sha256().update(data).digest('hex'));
+        t.is(h.digest('hex'), repeatedSha(BLOCK, GIB / BLOCK, 9));
         t.true(drains > 0, 'backpressure was exercised');
         t.is(s.writableLength, 0);
       } finally {

@@ -161,6 +161,10 @@ export interface NativeEngineStats {
   poolInUse: number;
   /** Most pool buffers out at once. */
   poolHighWater: number;
+  /** Regions of small (copy-break) buffers mapped so far: 1, plus one per growth step. */
+  poolSmallRegions: number;
+  /** Regions of large (receive, cork) buffers mapped so far: 1, plus one per growth step. */
+  poolLargeRegions: number;
   /** Pool acquires. */
   poolAcquired: number;
   /** Pool releases. */

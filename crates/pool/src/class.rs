@@ -150,13 +150,22 @@ impl ClassState {
     }
 
     /// Maps another region unless another thread refilled the shared list
-    /// meanwhile. `Ok(())` means: try the shared list again.
-    pub(crate) fn grow(&self, populate: bool) -> Result<(), PoolError> {
+    /// meanwhile. `Ok(())` means: try the shared list again. `mapped` is
+    /// told the new region's growth step once it is published, before any
+    /// other region of this class can be (the pool's mapping order).
+    pub(crate) fn grow(&self, populate: bool, mapped: impl FnOnce(u32)) -> Result<(), PoolError> {
         let _g = lock(&self.grow_lock);
         if self.shared_free_len() > 0 {
             return Ok(());
         }
-        self.map_region(populate)
+        self.map_region(populate)?;
+        mapped(self.region_count() - 1);
+        Ok(())
+    }
+
+    /// Published region `step` of this class.
+    pub(crate) fn region(&self, step: u32) -> Option<&Region> {
+        self.regions.get(step as usize)?.get()
     }
 
     /// Maps, publishes and frees the next region. Caller holds `grow_lock`

@@ -182,7 +182,7 @@ impl LocalPool {
                     return Ok(i);
                 }
             }
-            cs.grow(self.inner.populate)?;
+            self.inner.grow(class)?;
         }
     }
 

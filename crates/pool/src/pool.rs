@@ -8,7 +8,7 @@ use crate::owner::{OwnerId, OwnerSlot, Pushed, Registry};
 use crate::stats::{bump, BufferEvents, ClassStats, CounterBlock, Counters, PoolStats};
 use crate::{BufHandle, LocalPool, PoolError};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The shared page pool. Cheap to clone (an `Arc`); `Send + Sync`.
 ///
@@ -28,6 +28,23 @@ pub(crate) struct PoolInner {
     /// locals without a slot).
     pub shared_counters: CounterBlock,
     pub populate: bool,
+    /// Every region as (class, growth step), in the order they were mapped.
+    /// Append-only: a region's position here is its id for the engine and
+    /// JS (a cached view of region `i` must stay region `i`).
+    pub mapped: Mutex<Vec<(usize, u32)>>,
+}
+
+impl PoolInner {
+    /// Maps another region of `class` (see [`ClassState::grow`]) and gives it
+    /// the next position in the mapping order.
+    pub(crate) fn grow(&self, class: usize) -> Result<(), PoolError> {
+        self.classes[class].grow(self.populate, |step| {
+            self.mapped
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((class, step));
+        })
+    }
 }
 
 /// One mapped region (the engine registers each with io_uring; the binding
@@ -102,12 +119,14 @@ impl Pool {
             .map(|&p| ClassState::new(p, cfg.populate))
             .collect::<Result<Box<[_]>, _>>()?;
         let n = classes.len();
+        let mapped = Mutex::new((0..n).map(|c| (c, 0)).collect());
         Ok(Pool {
             inner: Arc::new(PoolInner {
                 classes,
                 owners: Registry::new(MAX_OWNERS, ring_capacity(&cfg), n),
                 shared_counters: CounterBlock::new(n),
                 populate: cfg.populate,
+                mapped,
             }),
         })
     }
@@ -224,35 +243,39 @@ impl Pool {
         None
     }
 
-    /// Every region mapped so far, by class then growth step. Regions are
-    /// added when a class grows (see [`Pool::region_count`]); none is ever
-    /// removed or moved while the pool lives.
+    /// Every region mapped so far, in the order it was mapped: the first
+    /// region of each class (by class), then growth steps as they happened.
+    /// The list only grows: a region's position never changes, so it can
+    /// name the region for good (the engine's region ids, JS's cached views).
     pub fn regions(&self) -> Vec<RegionInfo> {
-        let mut out = Vec::new();
-        for (ci, class) in self.inner.classes.iter().enumerate() {
-            for (ri, r) in class.regions().enumerate() {
-                out.push(RegionInfo {
+        let mapped = self.inner.mapped.lock().unwrap_or_else(|e| e.into_inner());
+        mapped
+            .iter()
+            .filter_map(|&(ci, step)| {
+                let class = &self.inner.classes[ci];
+                let r = class.region(step)?;
+                Some(RegionInfo {
                     class: ci,
-                    region: ri as u32,
+                    region: step,
                     base: r.mapping.base(),
                     len: r.buffers as usize * class.plan.size,
                     first_index: r.first_index,
                     buffers: r.buffers,
                     buffer_size: class.plan.size,
-                });
-            }
-        }
-        out
+                })
+            })
+            .collect()
     }
 
-    /// Regions mapped so far over all classes; grows when a class grows, so
-    /// a changed value tells the engine to look at [`Pool::regions`] again.
+    /// Regions mapped so far over all classes (the length of
+    /// [`Pool::regions`]); grows when a class grows, so a changed value tells
+    /// the engine to look at [`Pool::regions`] again.
     pub fn region_count(&self) -> usize {
         self.inner
-            .classes
-            .iter()
-            .map(|c| c.region_count() as usize)
-            .sum()
+            .mapped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// A snapshot of the counters (see [`PoolStats`]).

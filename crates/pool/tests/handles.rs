@@ -4,7 +4,7 @@ mod common;
 
 use common::{pool, read_tag, write_tag};
 use std::collections::HashSet;
-use zerosock_pool::{BufHandle, Pool, PoolConfig, PoolError, LARGE_CLASS, SMALL_CLASS};
+use zerosock_pool::{BufHandle, Pool, PoolConfig, PoolError, RegionInfo, LARGE_CLASS, SMALL_CLASS};
 
 #[test]
 fn release_bumps_generation_and_refuses_stale_handles() {
@@ -210,4 +210,40 @@ fn thread_safety_of_the_public_types() {
     .join()
     .unwrap();
     assert_eq!(local.cached(0), local.stats().released as usize);
+}
+
+#[test]
+fn region_positions_never_move_when_classes_grow_in_turn() {
+    // Class 1 grows first, then class 0, then class 1 again: every region keeps the position
+    // it was given (engines and JS name regions by it and cache a view per position).
+    let pool = pool(&[(256, 2, None), (4096, 2, None)]);
+    let local = pool.local();
+    let mut held = Vec::new();
+    let mut seen: Vec<RegionInfo> = pool.regions();
+    for class in [1, 0, 1, 0, 0, 1] {
+        let before = pool.region_count();
+        while pool.region_count() == before {
+            held.push(local.acquire(class).unwrap());
+        }
+        let now = pool.regions();
+        assert_eq!(now.len(), before + 1);
+        assert_eq!(
+            &now[..before],
+            &seen[..],
+            "a region moved when class {class} grew"
+        );
+        let last = now[before];
+        assert_eq!(last.class, class);
+        seen = now;
+    }
+    // Every buffer held lies in the region its class and step name.
+    for h in held {
+        let pos = pool.position(h).unwrap();
+        let r = seen
+            .iter()
+            .find(|r| r.class == pos.class && r.region == pos.region)
+            .unwrap();
+        // SAFETY: pointer arithmetic inside the region, for comparison only.
+        assert_eq!(unsafe { r.base.add(pos.offset) }, pool.ptr(h).unwrap());
+    }
 }

@@ -167,9 +167,9 @@ impl Session {
 
     /// The pool's regions now (they grow with the pool).
     pub fn regions(&mut self) -> &[RegionInfo] {
-        let now = self.pool.regions();
-        if now.len() != self.regions.len() {
-            self.regions = now;
+        // (regions are only ever appended: positions, the ids JS caches views by, stay put)
+        if self.pool.region_count() != self.regions.len() {
+            self.regions = self.pool.regions();
         }
         &self.regions
     }

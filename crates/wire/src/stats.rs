@@ -56,6 +56,8 @@ pub const ENGINE_STATS: &[Stat<StatsSources>] = &[
     Stat { name: "openSockets", doc: "Sockets open now (listeners included).", get: |s| num(s.engine.open_sockets) },
     Stat { name: "poolInUse", doc: "Pool buffers out now.", get: |s| num(s.pool.in_use) },
     Stat { name: "poolHighWater", doc: "Most pool buffers out at once.", get: |s| num(s.pool.high_water) },
+    Stat { name: "poolSmallRegions", doc: "Regions of small (copy-break) buffers mapped so far: 1, plus one per growth step.", get: |s| num(s.pool.classes.first().map_or(0, |c| u64::from(c.regions))) },
+    Stat { name: "poolLargeRegions", doc: "Regions of large (receive, cork) buffers mapped so far: 1, plus one per growth step.", get: |s| num(s.pool.classes.get(1).map_or(0, |c| u64::from(c.regions))) },
     Stat { name: "poolAcquired", doc: "Pool acquires.", get: |s| num(s.pool.acquired) },
     Stat { name: "poolReleased", doc: "Pool releases.", get: |s| num(s.pool.released) },
     Stat { name: "failedRecords", doc: "Submission records refused (socket gone, handle not held by JS, ...).", get: |s| num(s.failed_records) },

@@ -227,6 +227,9 @@ impl<B: Backend> Core<B> {
     pub(crate) fn tls_encrypt(&mut self, id: SocketId, mut data: &[u8]) -> Result<(), EngineError> {
         let large = self.bufs.large_size;
         let small = self.bufs.small_size;
+        // TLS bytes the session holds go first, copied: the bound below then covers this
+        // call's records alone, so some plaintext always fits a large buffer.
+        self.queue_tls_output(id);
         let s = writable(&mut self.socks, id)?;
         let Some(SockTls::Conn(c)) = s.tls.as_mut() else {
             return Err(EngineError::WrongSocketKind);
@@ -234,6 +237,13 @@ impl<B: Backend> Core<B> {
         loop {
             let take = data.len().min(c.plain_fitting(large));
             let bound = c.session.ciphertext_len_bound(take);
+            if take == 0 || bound > large {
+                // (cannot happen with the session's output queued above; never loop or
+                // write past a buffer if it did)
+                return Err(EngineError::InvalidArgument(
+                    "TLS records do not fit a large pool buffer",
+                ));
+            }
             let class = if bound <= small { SMALL } else { LARGE };
             let (h, ptr) = self.bufs.acquire(class)?;
             match c

@@ -28,11 +28,18 @@ const openFds = () =>
       }
     })
     .join(' ');
+const poolInUse = (backend) => stats()[backend]?.poolInUse ?? 0;
+/** Pool buffers `backend`'s engine holds at rest (made now if need be: a server that never
+ * listens makes it, with the receive buffers it keeps posted). */
+const poolBaseline = (backend) => {
+  createServer({ backend });
+  return poolInUse(backend);
+};
 const fileFds = () =>
   openFds()
     .split(' ')
     .filter((l) => l.startsWith('/') || l.startsWith('socket:')).length;
-import { connect } from 'zerosock';
+import { connect, createServer, stats } from 'zerosock';
 import { backends, pattern, sha256, until, within } from './helpers.mjs';
 import { startEcho } from './peers/echo.mjs';
 
@@ -65,6 +72,7 @@ for (const backend of backends) {
     `${backend}: files of 0 B, 1 B, a page ± 1 and ranges arrive in order with send()`,
     async (t) => {
       const fds = fileFds();
+      const pool = poolBaseline(backend);
       for (const len of [0, 1, 4095, 4096, 4097, 1 << 20]) {
         const p = file(`f${len}`, len, len + 1);
         const k = await sink();
@@ -92,8 +100,9 @@ for (const backend of backends) {
         k.close();
       }
       // files and sockets come back (io_uring keeps a small cache of splice pipes per engine)
-      await until(() => fileFds() <= fds, 5_000).catch(() => {});
+      await until(() => fileFds() <= fds && poolInUse(backend) <= pool, 5_000).catch(() => {});
       t.true(fileFds() <= fds, `descriptors back: ${openFds()}`);
+      t.true(poolInUse(backend) <= pool, `pool in use ${poolInUse(backend)}, before ${pool}`);
     },
   );
 
@@ -241,6 +250,7 @@ for (const backend of backends) {
     `${backend}: destroy() during a transfer (from a timer, then from a promise) rejects it and gives the descriptors back`,
     async (t) => {
       const fds = fileFds();
+      const pool = poolBaseline(backend);
       const p = sparse('huge', 1 << 30);
       // a peer in another process that reads nothing: the transfer cannot finish
       const { spawn } = await import('node:child_process');
@@ -281,8 +291,10 @@ for (const backend of backends) {
           message: 'sendFile() on a closed socket',
         });
       }
-      await until(() => fileFds() <= fds + 1, 5_000).catch(() => {}); // +1: the child's pipe
+      // +1: the child's pipe
+      await until(() => fileFds() <= fds + 1 && poolInUse(backend) <= pool, 5_000).catch(() => {});
       t.true(fileFds() <= fds + 1, `descriptors back: ${openFds()}`);
+      t.true(poolInUse(backend) <= pool, `pool in use ${poolInUse(backend)}, before ${pool}`);
     },
   );
 

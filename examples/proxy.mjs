@@ -19,8 +19,13 @@ function relay(from, to) {
   from.on('end', () => to.end());
 }
 
-/** Starts the proxy; resolves `{ port, close() }`. */
+/**
+ * Starts the proxy; resolves `{ port, close(), totals }`: `totals` counts, over connections
+ * that closed, the bytes sent on (`sent`) and how many of them left without a copy
+ * (`forwarded`; zerosock only).
+ */
 export async function startProxy({ port = 0, host = '127.0.0.1', to, lib = 'zerosock' }) {
+  const totals = { sent: 0, forwarded: 0 };
   if (lib === 'net') {
     const server = net.createServer((a) => {
       const b = net.connect(to.port, to.host);
@@ -31,7 +36,11 @@ export async function startProxy({ port = 0, host = '127.0.0.1', to, lib = 'zero
       b.on('error', kill);
     });
     await new Promise((r) => server.listen(port, host, r));
-    return { port: server.address().port, close: () => new Promise((r) => server.close(r)) };
+    return {
+      port: server.address().port,
+      close: () => new Promise((r) => server.close(r)),
+      totals,
+    };
   }
   const server = createServer({ allowHalfOpen: true }, (a) => {
     a.pause(); // nothing is read before the far side is open
@@ -41,13 +50,19 @@ export async function startProxy({ port = 0, host = '127.0.0.1', to, lib = 'zero
         relay(b, a);
         a.on('close', () => b.destroy());
         b.on('close', () => a.destroy());
+        b.once('close', () => {
+          for (const st of [a.stats(), b.stats()]) {
+            totals.sent += st.bytesSent;
+            totals.forwarded += st.forwardedBytes;
+          }
+        });
         a.resume();
       },
       () => a.destroy(),
     );
   });
   await server.listen({ port, host });
-  return { port: server.address().port, close: () => server.close() };
+  return { port: server.address().port, close: () => server.close(), totals };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -66,4 +81,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     `proxy (${lib === 'net' ? 'node:net pipe()' : 'zerosock'}) on 127.0.0.1:${p.port} -> ${toHost}:${toPort}`,
   );
   process.send?.({ port: p.port });
+  // (run by benchmark/proxy.mjs: it asks for the totals over IPC)
+  process.on('message', (m) => m === 'totals' && process.send({ totals: p.totals }));
 }

@@ -1,8 +1,11 @@
 // A receiving peer for the write-path tests: a server (node:net or zerosock) that hashes what
 // each connection sends and reports `{ port, bytes, sha }` once the sender's FIN arrives (port:
 // the sender's local port). Runs in this process (`startSink`) or as a child process (this
-// file run with `node sink.mjs <net|zerosock> [backend]`, talking over IPC), so the same
-// cases run with the peer in another process.
+// file run with `node sink.mjs <net|zerosock> [backend] [behave]`, talking over IPC), so the same
+// cases run with the peer in another process. `behave` (node:net sink only) makes it a
+// difficult peer: `{ slowMs, everyBytes }` stops reading for `slowMs` after each `everyBytes`
+// (a slow reader), `{ resetAfter }` resets the connection (RST) once that many bytes came, and
+// reports `{ port, bytes, reset: true }`.
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { fork } from 'node:child_process';
@@ -10,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer, stats } from 'zerosock';
 
 /** Starts the sink server; `report(msg)` gets every finished connection. */
-async function listen(kind, backend, report) {
+async function listen(kind, backend, report, behave = {}) {
   const live = new Map(); // remote port -> bytes so far
   const track = (port, onChunk) => {
     const h = createHash('sha256');
@@ -31,7 +34,22 @@ async function listen(kind, backend, report) {
   if (kind === 'net') {
     const server = net.createServer((s) => {
       const t = track(s.remotePort);
-      s.on('data', (d) => t.data(d));
+      let since = 0;
+      s.on('data', (d) => {
+        t.data(d);
+        since += d.length;
+        if (behave.resetAfter !== undefined && live.get(s.remotePort) >= behave.resetAfter) {
+          const port = s.remotePort;
+          const bytes = live.get(port);
+          live.delete(port);
+          report({ type: 'done', port, bytes, reset: true });
+          s.resetAndDestroy();
+        } else if (behave.slowMs !== undefined && since >= behave.everyBytes) {
+          since = 0;
+          s.pause();
+          setTimeout(() => s.resume(), behave.slowMs);
+        }
+      });
       s.on('end', () => {
         t.end();
         s.end();
@@ -61,7 +79,7 @@ function stranded() {
  * with that connection's report; `progress(port)` tells bytes received so far (undefined once
  * done or unknown); `stranded()` the peer's strandedSubmits; `close()`.
  */
-export async function startSink(kind, backend, where) {
+export async function startSink(kind, backend, where, behave = {}) {
   const waiting = new Map();
   const finished = new Map();
   const onReport = (msg) => {
@@ -80,7 +98,7 @@ export async function startSink(kind, backend, where) {
       } else waiting.set(port, resolve);
     });
   if (where === 'same') {
-    const s = await listen(kind, backend, onReport);
+    const s = await listen(kind, backend, onReport, behave);
     return {
       port: s.port,
       done,
@@ -89,7 +107,8 @@ export async function startSink(kind, backend, where) {
       close: async () => s.close(),
     };
   }
-  const child = fork(fileURLToPath(import.meta.url), [kind, backend ?? 'auto'], {
+  const args = [kind, backend ?? 'auto', JSON.stringify(behave)];
+  const child = fork(fileURLToPath(import.meta.url), args, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const asks = [];
@@ -122,8 +141,13 @@ export async function startSink(kind, backend, where) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   // Never outlive a test that forgot us.
   setTimeout(() => process.exit(3), 600_000).unref();
-  const [kind, backend] = process.argv.slice(2);
-  const s = await listen(kind, backend === 'auto' ? undefined : backend, (m) => process.send(m));
+  const [kind, backend, behave] = process.argv.slice(2);
+  const s = await listen(
+    kind,
+    backend === 'auto' ? undefined : backend,
+    (m) => process.send(m),
+    JSON.parse(behave ?? '{}'),
+  );
   process.on('message', ({ q, arg }) => {
     const value = q === 'progress' ? s.live.get(arg) : stranded();
     process.send({ type: 'answer', value: value ?? null });

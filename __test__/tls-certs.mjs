@@ -162,7 +162,9 @@ export function certs() {
  */
 export async function echoServer(backend, tlsOptions = {}, extra = {}) {
   const c = certs();
+  const servernames = []; // each connection's `servername`, in order
   const server = createServer({ backend, tls: { ...c.server, ...tlsOptions }, ...extra }, (s) => {
+    servernames.push(s.servername);
     s.on('data', (v) => s.send(v)); // sent from inside the 'data' callback
     s.on('end', () => s.end()); // ended from inside the 'end' callback
     s.on('error', () => {});
@@ -170,5 +172,5 @@ export async function echoServer(backend, tlsOptions = {}, extra = {}) {
   const clientErrors = [];
   server.on('tlsClientError', (err) => clientErrors.push(err));
   await server.listen({ port: 0, host: '127.0.0.1' });
-  return { server, port: server.address().port, clientErrors };
+  return { server, port: server.address().port, clientErrors, servernames };
 }

@@ -6,6 +6,7 @@ import test from 'ava';
 import { spawn, fork } from 'node:child_process';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'zerosock';
 import { backends, once, pattern, sha256, within } from './helpers.mjs';
 import { certs, echoServer, haveOpenssl } from './tls-certs.mjs';
 
@@ -51,7 +52,54 @@ function ask(port, servername) {
   });
 }
 
+/** node:tls's own server with the same contexts: what its sockets say `servername` is. */
+async function nodeSniServer() {
+  const servernames = [];
+  const server = tls.createServer(certs().server, (s) => {
+    servernames.push(s.servername);
+    s.on('data', () => {});
+    s.on('end', () => s.end());
+    s.on('error', () => {});
+  });
+  server.addContext('alpha.test', certs().alpha);
+  server.addContext('*.beta.test', certs().wildBeta);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: server.address().port, servernames };
+}
+
+const ASKED = ['alpha.test', 'ALPHA.test', 'x.beta.test', 'a.b.beta.test', 'localhost', ''];
+
 for (const backend of backends) {
+  tlsTest(
+    `${backend}: the server socket's servername is the SNI name the client sent, as on node:tls's server`,
+    async (t) => {
+      const zs = await sniServer(backend);
+      const node = await nodeSniServer();
+      for (const name of ASKED) {
+        await ask(zs.port, name);
+        await ask(node.port, name);
+      }
+      t.is(node.servernames.length, ASKED.length);
+      t.deepEqual(zs.servernames, node.servernames);
+      // a zerosock client's socket says the name it asked for
+      const s = await within(
+        connect({
+          backend,
+          port: node.port,
+          host: '127.0.0.1',
+          tls: { ca: certs().ca, servername: 'alpha.test' },
+        }),
+        10_000,
+        'connect',
+      );
+      t.is(s.servername, 'alpha.test');
+      s.end();
+      await within(once(s, 'close'), 10_000, "'close'");
+      await within(zs.server.close(), 10_000, 'server.close');
+      node.server.close();
+    },
+  );
+
   tlsTest(
     `${backend}: SNI picks the certificate by the asked name (node:tls clients)`,
     async (t) => {

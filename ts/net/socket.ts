@@ -147,6 +147,14 @@ export class Socket extends EventEmitter implements SocketSink {
     return this.tls?.alpnProtocol ?? false;
   }
 
+  /**
+   * TLS: node:tls's `servername`: on a client the name it asked for, on a server the SNI name
+   * the client sent; `false` without one (or without TLS).
+   */
+  get servername(): string | false {
+    return this.tls?.servername ?? false;
+  }
+
   /** TLS: `'TLSv1.3'` or `'TLSv1.2'` (null before the handshake or without TLS). */
   getProtocol(): string | null {
     return this.tls?.protocol ?? null;

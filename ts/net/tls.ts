@@ -228,6 +228,7 @@ interface TlsInfo {
   authorized: boolean;
   authorizationError: { code: string; message: string } | null;
   alpnProtocol: string | false;
+  servername: string | false;
   protocol: string | null;
   cipher: string | null;
   error: { code: string; message: string } | null;
@@ -301,6 +302,10 @@ export class TlsState {
     return this.info?.protocol ?? null;
   }
 
+  get servername(): string | false {
+    return this.info?.servername ?? false;
+  }
+
   get cipher(): { name: string; standardName: string; version: string } | null {
     const name = this.info?.cipher;
     if (!name) return null;
@@ -333,6 +338,7 @@ const emptyInfo: TlsInfo = {
   authorized: false,
   authorizationError: null,
   alpnProtocol: false,
+  servername: false,
   protocol: null,
   cipher: null,
   error: null,

@@ -133,6 +133,7 @@ impl TlsSession {
             "authorized": self.authorized(),
             "authorizationError": coded(self.authorization_error().map(|e| (e.code(), e.to_string()))),
             "alpnProtocol": alpn,
+            "servername": self.servername().map_or(serde_json::Value::Bool(false), Into::into),
             "protocol": self.protocol(),
             "cipher": self.cipher_suite(),
             "error": coded(self.error().map(|e| (e.code(), e.to_string()))),

@@ -15,6 +15,7 @@
 
 mod config;
 mod error;
+mod hello;
 mod json;
 mod peer;
 pub mod pem;

@@ -15,6 +15,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::hello::{client_hello_sni, HelloCapture};
 use rustls::client::{ClientConnectionData, UnbufferedClientConnection, WebPkiServerVerifier};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::server::danger::ClientCertVerifier;
@@ -420,6 +421,11 @@ pub struct TlsSession {
     failed: Option<TlsError>,
     authorized: bool,
     authorization_error: Option<CertError>,
+    /// node's `socket.servername`: a client's the name it asked for, a server's the SNI name
+    /// the client sent (None: none, node's `false`).
+    servername: Option<String>,
+    /// A server's first record, collected to read the SNI name from (dropped once read).
+    hello: Option<HelloCapture>,
 }
 
 impl std::fmt::Debug for TlsSession {
@@ -452,6 +458,7 @@ impl TlsSession {
             anchors: config.anchors.clone(),
         };
         let mut s = Self::new(Conn::Client(Box::new(conn)), peer);
+        s.servername = Some(servername.to_string());
         s.advance(&mut [])?;
         Ok(s)
     }
@@ -465,7 +472,9 @@ impl TlsSession {
             reject: config.reject_unauthorized,
             anchors: config.anchors.clone(),
         };
-        Ok(Self::new(Conn::Server(Box::new(conn)), peer))
+        let mut s = Self::new(Conn::Server(Box::new(conn)), peer);
+        s.hello = Some(HelloCapture::default());
+        Ok(s)
     }
 
     fn new(conn: Conn, peer: PeerCheck) -> Self {
@@ -487,6 +496,8 @@ impl TlsSession {
             failed: None,
             authorized: false,
             authorization_error: None,
+            servername: None,
+            hello: None,
         }
     }
 
@@ -566,6 +577,13 @@ impl TlsSession {
             return Err(e.clone());
         }
         let was_done = self.handshake_done;
+        // (before anything is decrypted in place: the bytes as the client sent them)
+        if let Some(capture) = self.hello.as_mut() {
+            if let Some(record) = capture.feed(incoming) {
+                self.servername = client_hello_sni(record);
+                self.hello = None;
+            }
+        }
         let mut taken = 0;
         // A cut record (or fragments being joined) first: complete it record by record from
         // `incoming`; once nothing is left over, the rest is decrypted in place.
@@ -904,6 +922,12 @@ impl TlsSession {
     /// node's `socket.authorizationError` (its code is `.code()`).
     pub fn authorization_error(&self) -> Option<&CertError> {
         self.authorization_error.as_ref()
+    }
+
+    /// node's `socket.servername`: the name a client asked for, or the SNI name a server's
+    /// client sent (None: node's `false`).
+    pub fn servername(&self) -> Option<&str> {
+        self.servername.as_deref()
     }
 
     /// node's `socket.alpnProtocol` (None: node's `false`).

@@ -49,6 +49,9 @@ for (const backend of backends) {
     async (t) => {
       const { server, ended, port } = await hashingServer(backend);
       const client = await connect({ port, host: '127.0.0.1', backend });
+      // each step of the ending, seen or not, for a failure to say where it stopped
+      const ending = { finish: false, end: false, close: false };
+      for (const ev of Object.keys(ending)) client.once(ev, () => (ending[ev] = true));
       const poolBase = engineStats(backend).poolInUse;
       const before = engineStats(backend);
       const source = random(32 << 20);
@@ -120,7 +123,12 @@ for (const backend of backends) {
       t.log(
         `${backend}: ${n} sends (${small} below the threshold): kernel copied ${kernelCopied} of ${kernelBytes} zerocopy bytes, ${zs.zerocopyBytes} really zerocopy; ${zs.notifications} completion records (${zs.sendsPerNotification.toFixed(1)} sends each), kernel notifications ${after.zcNotifications - before.zcNotifications}`,
       );
-      await once(client, 'close', 10_000);
+      await until(() => ending.close, 10_000).catch(() => {
+        const st = engineStats(backend);
+        throw new Error(
+          `no 'close' 10 s after the server had everything: ${JSON.stringify(ending)}, writableLength ${client.writableLength}, engine openSockets ${st.openSockets} strandedSubmits ${st.strandedSubmits} zerocopyDone ${st.zerocopyDone}`,
+        );
+      });
       server.closeAllConnections();
       await within(server.close(), 10_000, 'server.close');
       await until(() => engineStats(backend).poolInUse <= poolBase, 5_000).catch(() => {});

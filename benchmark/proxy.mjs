@@ -26,7 +26,7 @@ const { values: a } = parseArgs({
     'no-write': { type: 'boolean', default: false },
   },
 });
-const bytes = Number(a.mb) << 20;
+const bytes = Number(a.mb) * 2 ** 20; // (not `<< 20`: 2048 MiB would overflow int32)
 
 if (a.sink) {
   // Counts and hashes each connection's bytes; reports them when the source's FIN arrives.

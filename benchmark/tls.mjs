@@ -167,7 +167,7 @@ async function one(lib, mode, n) {
   cli.c.kill();
   const seconds = ms / 1000;
   if (mode === 'bulk') {
-    const bytes = n << 20;
+    const bytes = n * 2 ** 20; // (not `<< 20`: 2048 MiB would overflow int32)
     if (got !== bytes) throw new Error(`${lib}: got ${got} of ${bytes} B`);
     const gb = bytes / 1e9;
     return {

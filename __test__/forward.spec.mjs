@@ -7,7 +7,7 @@ import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer, stats } from 'zerosock';
-import { backends, fdCount, pattern, sha256, until, within } from './helpers.mjs';
+import { backends, fdCount, pattern, repeatedSha, sha256, until, within } from './helpers.mjs';
 import { startSink } from './peers/sink.mjs';
 
 const WRITER = fileURLToPath(new URL('./peers/stream-writer.mjs', import.meta.url));
@@ -24,14 +24,6 @@ function writerProcess(port, bytes, block, seed) {
         err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
     ),
   );
-}
-
-/** SHA-256 of `pattern(block, seed)` repeated up to `bytes`. */
-function repeatedSha(bytes, block, seed) {
-  const data = pattern(block, seed);
-  const h = sha256();
-  for (let at = 0; at < bytes; at += block) h.update(data.subarray(0, Math.min(block, bytes - at)));
-  return h.digest('hex');
 }
 
 /** Samples `f()` every 5 ms until `promise` settles; resolves with [its value, the largest sample]. */

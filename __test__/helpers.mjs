@@ -35,6 +35,14 @@ export function pattern(len, seed = 1) {
 
 export const random = (n) => randomBytes(n);
 
+/** SHA-256 of `pattern(block, seed)` repeated up to `bytes` (a 1 GiB stream, a 4 MiB block). */
+export function repeatedSha(bytes, block, seed) {
+  const data = pattern(block, seed);
+  const h = sha256();
+  for (let at = 0; at < bytes; at += block) h.update(data.subarray(0, Math.min(block, bytes - at)));
+  return h.digest('hex');
+}
+
 /** Resolves when `emitter` emits `event`, rejects on 'error' or after `ms`. */
 export function once(emitter, event, ms = 20_000) {
   return new Promise((resolve, reject) => {

@@ -332,3 +332,41 @@ for (const backend of backends) {
     },
   );
 }
+
+for (const backend of backends) {
+  test.serial(
+    `${backend}: a file that shrinks while it is sent, with end() called right after sendFile(): the promise says the bytes sent, then 'finish' and 'close' come`,
+    async (t) => {
+      const p = file('shrinks', 64 << 20, 3);
+      let got = 0;
+      let peer;
+      // reads nothing for 300 ms: the transfer is still on when the file is cut to 1 MiB
+      const server = net.createServer((c) => {
+        peer = c;
+        c.pause();
+        c.on('data', (d) => (got += d.length));
+        c.on('error', () => {});
+        c.on('end', () => c.end());
+        setTimeout(() => c.resume(), 300);
+      });
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      t.teardown(() => server.close());
+      const s = await connect({ backend, port: server.address().port, host: '127.0.0.1' });
+      const steps = [];
+      for (const ev of ['finish', 'end', 'close']) s.once(ev, () => steps.push(ev));
+      const sending = s.sendFile(p);
+      s.end(); // from here on only the file's bytes keep the socket open
+      await new Promise((r) => setTimeout(r, 50));
+      const fd = openSync(p, 'r+');
+      ftruncateSync(fd, 1 << 20);
+      closeSync(fd);
+      const r = await within(sending, 20_000, 'sendFile settles');
+      t.true(r.bytes >= 1 << 20 && r.bytes < 64 << 20, `${r.bytes} B sent of a file cut short`);
+      await until(() => steps.includes('close'), 10_000).catch(() => {});
+      t.deepEqual(steps, ['finish', 'end', 'close'], `after the short file: ${steps}`);
+      t.is(s.writableLength, 0);
+      await until(() => got === r.bytes, 10_000);
+      t.truthy(peer);
+    },
+  );
+}

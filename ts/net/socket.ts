@@ -393,7 +393,6 @@ export class Socket extends EventEmitter implements SocketSink {
   /** @internal Engine event: the kernel took `bytes` more. */
   onSent(bytes: number): void {
     this.sender.onSent(bytes);
-    this.life.maybeClose();
   }
 
   /** @internal Engine event: connect() finished. */

@@ -255,7 +255,7 @@ export class Sender {
     if (this.sealHook !== null) this.engine.offBeforeFlush(this.sealHook);
   }
 
-  /** A SENT record: the kernel took `bytes`. */
+  /** The kernel took `bytes` (a SENT record), or they will never be sent (a short file). */
   onSent(bytes: number): void {
     this.pendingBytes = Math.max(0, this.pendingBytes - bytes);
     // Autocork: the flush we were waiting for completed; send what piled up meanwhile.
@@ -268,6 +268,9 @@ export class Sender {
       this.needDrain = false;
       this.events.emit('drain');
     }
+    // The one place pending bytes go down: after end(), 'finish' and the close may be due now
+    // (a sent record, a file that came up short, …: none may forget to look).
+    this.life.maybeClose();
   }
 
   /** Where the unsent bytes are (JS cork, native + kernel), or undefined if none. */
